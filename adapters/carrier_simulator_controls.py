@@ -1,0 +1,91 @@
+"""The carrier simulator's test controls, under ``/_sim/``: media uploads, what handsets
+texted (STOP/START), injected faults, the record of accepted messages, callback order.
+
+They are unauthenticated on purpose: the simulator only listens on 127.0.0.1.
+"""
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from adapters.simulated_handset import API_VERSION, keyword, new_sid
+
+if TYPE_CHECKING:
+    from adapters.carrier_simulator import CarrierState
+
+
+async def _json_object(request: Request) -> dict:
+    try:
+        data = await request.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def control_routes(state: "CarrierState", api_base: str, account_sid: str) -> list[Route]:
+    """The ``/_sim/`` routes, acting on the simulator's ``state``."""
+
+    async def get_blob(request: Request) -> Response:
+        media_sid = state.blobs.get(request.path_params["blob"])
+        if media_sid is None:
+            return Response(status_code=404)
+        content, content_type, _ = state.media[media_sid]
+        return Response(content, media_type=content_type)
+
+    async def put_media(request: Request) -> JSONResponse:
+        message_sid = request.query_params.get("message_sid") or new_sid("MM")
+        media_sid, blob = new_sid("ME"), secrets.token_urlsafe(24)
+        content_type = request.headers.get("content-type") or "application/octet-stream"
+        state.media[media_sid] = (await request.body(), content_type, blob)
+        state.blobs[blob] = media_sid
+        url = f"{api_base}/{API_VERSION}/Accounts/{account_sid}/Messages/{message_sid}/Media/{media_sid}"
+        return JSONResponse({"url": url, "sid": media_sid, "message_sid": message_sid}, status_code=201)
+
+    async def handset_text(request: Request) -> JSONResponse:
+        data = await _json_object(request)
+        if not data.get("from") or not data.get("to"):
+            return JSONResponse({"error": "from and to are required"}, status_code=400)
+        pair, word = (data["from"], data["to"]), keyword(str(data.get("body") or ""))
+        if word == "stop":
+            state.opted_out.add(pair)
+        elif word == "start":
+            state.opted_out.discard(pair)
+        return JSONResponse({"keyword": word, "opted_out": pair in state.opted_out})
+
+    async def add_faults(request: Request) -> JSONResponse:
+        data = await _json_object(request)
+        status, count = data.get("status"), data.get("count", 1)
+        if not isinstance(status, int) or not (status == 429 or 500 <= status <= 599) or not isinstance(count, int) or count < 0:
+            return JSONResponse({"error": "status must be 429 or 5xx and count a whole number"}, status_code=400)
+        state.faults.extend([status] * count)
+        return JSONResponse({"pending": len(state.faults)})
+
+    async def messages(request: Request) -> JSONResponse:
+        if request.method == "DELETE":
+            state.messages.clear()
+        return JSONResponse({"messages": state.messages})
+
+    async def reorder(request: Request) -> Response:
+        state.reorder_next = True
+        return Response(status_code=204)
+
+    async def reset(request: Request) -> Response:
+        state.messages.clear()
+        state.faults.clear()
+        state.opted_out.clear()
+        state.reorder_next = False
+        return Response(status_code=204)
+
+    return [
+        Route("/_sim/blob/{blob}", get_blob, methods=["GET"]),
+        Route("/_sim/media", put_media, methods=["POST"]),
+        Route("/_sim/inbound", handset_text, methods=["POST"]),
+        Route("/_sim/faults", add_faults, methods=["POST"]),
+        Route("/_sim/messages", messages, methods=["GET", "DELETE"]),
+        Route("/_sim/callbacks/reorder", reorder, methods=["POST"]),
+        Route("/_sim/reset", reset, methods=["POST"]),
+    ]

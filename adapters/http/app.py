@@ -1,0 +1,41 @@
+"""The HTTP API: FastAPI application factory. Nothing connects until the first request."""
+from __future__ import annotations
+
+import time
+
+from fastapi import FastAPI, Request
+
+from adapters.http import errors, routes_conversations, routes_directory, routes_ops, routes_webhooks
+from firmtext.bootstrap import Container
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(title="firmtext", version="1", openapi_url="/openapi.json", docs_url="/docs",
+                  description="Two-way SMS/MMS texting between law firms and their clients. "
+                              "Contract: shared/API.md; events: docs/events.md.")
+    app.state.container = container
+    errors.install(app)
+    for module in (routes_ops, routes_webhooks, routes_directory, routes_conversations):
+        app.include_router(module.router)
+    for module_name in ("routes_media", "routes_notifications", "routes_print"):
+        try:
+            module = __import__(f"adapters.http.{module_name}", fromlist=["router"])
+        except ModuleNotFoundError:
+            continue
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        container.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        container.metrics.latency.labels(path).observe(time.perf_counter() - started)
+        return response
+
+    @app.on_event("shutdown")
+    def close() -> None:
+        container.close()
+
+    return app

@@ -1,0 +1,54 @@
+"""``Idempotency-Key``: the same key and body return the original result instead of
+acting twice; the same key with another body is refused."""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Callable
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from psycopg.types.json import Jsonb
+
+from adapters.auth import Caller
+from adapters.http.errors import ApiError
+from firmtext.bootstrap import Container
+
+PENDING = 0
+
+
+def run_idempotently(container: Container, caller: Caller, request: Request, body: bytes,
+                     act: Callable[[], tuple[int, dict]]) -> JSONResponse:
+    """Run ``act`` (returning status and payload) at most once per Idempotency-Key."""
+    key = request.headers.get("idempotency-key")
+    if not key:
+        status, payload = act()
+        return JSONResponse(payload, status_code=status)
+    if len(key) > 200:
+        raise ApiError(422, "invalid_idempotency_key", "Idempotency-Key must be at most 200 characters.")
+    digest = hashlib.sha256(request.method.encode() + request.url.path.encode() + b"\0" + body).hexdigest()
+    ident = (caller.firm_id, caller.user_id, key)
+    with container.pool.connection() as conn:
+        inserted = conn.execute(
+            "INSERT INTO idempotency_keys (firm_id, user_id, key, request_hash, status, response) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+            (*ident, digest, PENDING, Jsonb({}))).fetchone()
+        if not inserted:
+            row = conn.execute("SELECT request_hash, status, response FROM idempotency_keys WHERE firm_id = %s "
+                               "AND user_id = %s AND key = %s", ident).fetchone()
+            if row[0] != digest:
+                raise ApiError(422, "idempotency_key_reused",
+                               "This Idempotency-Key was already used for a different request.")
+            if row[1] == PENDING:
+                raise ApiError(409, "request_in_progress", "The first request with this key is still running.")
+            return JSONResponse(row[2], status_code=row[1], headers={"Idempotent-Replayed": "true"})
+    try:
+        status, payload = act()
+    except Exception:
+        with container.pool.connection() as conn:  # a refused request may be retried with the same key
+            conn.execute("DELETE FROM idempotency_keys WHERE firm_id = %s AND user_id = %s AND key = %s", ident)
+        raise
+    with container.pool.connection() as conn:
+        conn.execute("UPDATE idempotency_keys SET status = %s, response = %s WHERE firm_id = %s AND user_id = %s "
+                     "AND key = %s", (status, Jsonb(json.loads(json.dumps(payload, default=str))), *ident))
+    return JSONResponse(payload, status_code=status)

@@ -1,0 +1,88 @@
+"""Carrier webhooks in Twilio's wire format. Unsigned or forged requests get 403 and
+leave no trace; everything else is answered with TwiML."""
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from adapters.http.deps import container
+from adapters.http.errors import ApiError, error_response
+from adapters.phone import InvalidPhone, to_e164
+from adapters.twilio_signature import is_valid_signature
+from adapters.twilio_webhooks import WebhookInvalid, parse_inbound, parse_status
+from domain.ids import conversation_id_of
+from firmtext.bootstrap import Container
+
+router = APIRouter(prefix="/webhooks/twilio", tags=["carrier webhooks"])
+log = logging.getLogger("firmtext.webhooks")
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+REJECT_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Reject/></Response>'
+
+
+def twiml(body: str) -> Response:
+    return Response(body, media_type="application/xml")
+
+
+async def signed_form(request: Request, c: Container) -> dict[str, str]:
+    """The form, once its X-Twilio-Signature is proven; 403 otherwise."""
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith("application/x-www-form-urlencoded"):
+        raise ApiError(415, "unsupported_media_type", "Carrier webhooks are form-encoded.")
+    form = await request.form()
+    params: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        params.setdefault(key, []).append(str(value))
+    url = c.settings.public_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if not is_valid_signature(c.settings.twilio_auth_token, url, params,
+                              request.headers.get("x-twilio-signature")):
+        raise ApiError(403, "invalid_signature", "The request is not signed by the carrier.")
+    return {k: v[0] for k, v in params.items()}
+
+
+@router.post("/messages")
+async def inbound_message(request: Request, c: Container = Depends(container)):
+    """An inbound SMS/MMS. The same MessageSid twice records one message."""
+    form = await signed_form(request, c)
+    try:
+        text = parse_inbound(form)
+        sender, firm_number = to_e164(text.from_number), to_e164(text.to_number)
+    except (WebhookInvalid, InvalidPhone) as exc:
+        return error_response(422, "invalid_webhook", f"The webhook is malformed: {exc}")
+    firm_id = await c.run_sync(c.texting.firm_for_number, firm_number)
+    if firm_id is None:
+        return error_response(404, "unknown_number", "No firm texts from that number.")
+    conversation_id = conversation_id_of(firm_id, c.sealer.phone_hash(firm_id, sender))
+    media, rejected = ([], []) if not text.media else await c.media_intake.ingest(firm_id, conversation_id, text)
+    # Twilio sets OptOutType when its own Advanced Opt-Out already answered the keyword.
+    carrier_answered = bool(text.extra.get("OptOutType"))
+    outcome = await c.run_sync(c.texting.receive_inbound, firm_id, sender, text.message_sid, text.body,
+                               media, rejected, carrier_answered)
+    c.metrics.inbound(outcome)
+    return twiml(EMPTY_TWIML)
+
+
+@router.post("/status")
+async def status_callback(request: Request, c: Container = Depends(container)):
+    """Delivery status of a text we sent; only ever moves a status forward."""
+    form = await signed_form(request, c)
+    try:
+        update = parse_status(form)
+    except WebhookInvalid as exc:
+        return error_response(422, "invalid_webhook", f"The webhook is malformed: {exc}")
+    try:
+        conversation_id = UUID(request.query_params.get("conversation", ""))
+        message_id = request.query_params["message"]
+    except (ValueError, KeyError):
+        return twiml(EMPTY_TWIML)  # not a message firmtext sent: nothing to record
+    await c.run_sync(c.texting.record_status, conversation_id, message_id, update.status, update.error_code)
+    return twiml(EMPTY_TWIML)
+
+
+@router.post("/voice")
+async def voice(request: Request, c: Container = Depends(container)):
+    """Calls to the texting number are disabled: reject them."""
+    await signed_form(request, c)
+    return twiml(REJECT_TWIML)

@@ -1,0 +1,57 @@
+"""The PostgreSQL tables firmtext owns besides the eventsourcing store.
+
+Projection tables live in one schema per projection so a rebuilt copy can be swapped
+in atomically by renaming schemas (see projections/rebuild.py).
+"""
+from __future__ import annotations
+
+CORE = """
+CREATE TABLE IF NOT EXISTS data_keys (
+    scope text PRIMARY KEY,
+    wrapped bytea,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    destroyed_at timestamptz
+);
+CREATE TABLE IF NOT EXISTS relay_position (
+    name text PRIMARY KEY,
+    notification_id bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stream_heads (
+    stream_id uuid PRIMARY KEY,
+    firm_id text NOT NULL,
+    version bigint NOT NULL,
+    hash text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    firm_id text NOT NULL,
+    user_id text NOT NULL,
+    key text NOT NULL,
+    request_hash text NOT NULL,
+    status int NOT NULL,
+    response jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (firm_id, user_id, key)
+);
+CREATE TABLE IF NOT EXISTS side_effect_tracking (
+    effect text NOT NULL,
+    partition int NOT NULL,
+    notification_id bigint NOT NULL,
+    kafka_offset bigint NOT NULL,
+    PRIMARY KEY (effect, partition)
+);
+CREATE TABLE IF NOT EXISTS media_objects (
+    media_id text PRIMARY KEY,
+    firm_id text NOT NULL,
+    conversation_id uuid NOT NULL,
+    content_type text NOT NULL,
+    size int NOT NULL,
+    sha256 text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS media_objects_conversation ON media_objects (conversation_id);
+"""
+
+
+def apply_core(conn) -> None:
+    """Create the core tables (idempotent)."""
+    conn.execute(CORE)

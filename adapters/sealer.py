@@ -1,0 +1,110 @@
+"""AES-GCM sealing of sensitive fields under per-scope data keys, wrapped by a master key.
+
+Ciphertext format: ``v1.<base64url(nonce || ciphertext+tag)>``; the scope is the
+associated data, so a ciphertext moved to another conversation fails to open.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import threading
+import time
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from adapters.keystore import KeyDestroyed, KeyStore
+
+PREFIX = "v1."
+CACHE_SECONDS = 5.0  # bounds how long another process may still read a just-destroyed key
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def master_key_bytes(encoded: str) -> bytes:
+    """Decode FIRMTEXT_MASTER_KEY (base64 of 32 bytes)."""
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        raise ValueError("FIRMTEXT_MASTER_KEY must be base64 of 32 random bytes") from None
+    if len(key) != 32:
+        raise ValueError("FIRMTEXT_MASTER_KEY must decode to exactly 32 bytes")
+    return key
+
+
+class AesGcmSealer:
+    """Implements :class:`domain.ports.Sealer`."""
+
+    def __init__(self, keys: KeyStore, master_key: bytes) -> None:
+        self.keys = keys
+        self._wrap = AESGCM(hashlib.sha256(b"wrap:" + master_key).digest())
+        self._hmac_key = hashlib.sha256(b"phone-hmac:" + master_key).digest()
+        self._cache: dict[str, tuple[float, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def _data_key(self, scope: str, create: bool) -> bytes | None:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(scope)
+        if hit and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        try:
+            wrapped = self.keys.get(scope)
+            if wrapped is None:
+                if not create:
+                    return None
+                nonce = os.urandom(12)
+                fresh = nonce + self._wrap.encrypt(nonce, AESGCM.generate_key(256), scope.encode())
+                wrapped = self.keys.put_if_absent(scope, fresh)
+        except KeyDestroyed:
+            if create:
+                raise
+            return None
+        key = self._wrap.decrypt(wrapped[:12], wrapped[12:], scope.encode())
+        with self._lock:
+            self._cache[scope] = (now, key)
+        return key
+
+    def seal(self, scope: str, plaintext: str) -> str:
+        key = self._data_key(scope, create=True)
+        nonce = os.urandom(12)
+        return PREFIX + _b64(nonce + AESGCM(key).encrypt(nonce, plaintext.encode(), scope.encode()))
+
+    def seal_bytes(self, scope: str, data: bytes) -> bytes:
+        key = self._data_key(scope, create=True)
+        nonce = os.urandom(12)
+        return nonce + AESGCM(key).encrypt(nonce, data, scope.encode())
+
+    def open_bytes(self, scope: str, blob: bytes) -> bytes | None:
+        key = self._data_key(scope, create=False)
+        if key is None:
+            return None
+        return AESGCM(key).decrypt(blob[:12], blob[12:], scope.encode())
+
+    def open(self, scope: str, ciphertext: str) -> str | None:
+        if not ciphertext or not ciphertext.startswith(PREFIX):
+            return None
+        key = self._data_key(scope, create=False)
+        if key is None:
+            return None
+        blob = _unb64(ciphertext[len(PREFIX):])
+        try:
+            return AESGCM(key).decrypt(blob[:12], blob[12:], scope.encode()).decode()
+        except InvalidTag:
+            return None
+
+    def phone_hash(self, firm: str, e164: str) -> str:
+        return hmac.new(self._hmac_key, f"{firm}\x00{e164}".encode(), hashlib.sha256).hexdigest()[:40]
+
+    def destroy(self, scope: str) -> None:
+        self.keys.destroy(scope)
+        with self._lock:
+            self._cache.pop(scope, None)

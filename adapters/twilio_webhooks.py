@@ -1,0 +1,148 @@
+"""Pure parsing of Twilio's webhook form posts (inbound messages and status callbacks).
+
+No I/O and no signature checking here: the HTTP edge verifies ``X-Twilio-Signature``
+first (see ``adapters.twilio_signature``), then hands the form to these functions.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+
+MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
+_WHOLE = re.compile(r"[0-9]{1,9}")  # ASCII digits only: str.isdigit() accepts "²"
+
+# Twilio message statuses in lifecycle order. Outcomes share a rank so that one
+# outcome never replaces another; `read` (WhatsApp/RCS) may follow `delivered`.
+STATUS_RANK: dict[str, int] = {
+    "accepted": 0,
+    "scheduled": 1,
+    "queued": 2,
+    "sending": 3,
+    "sent": 4,
+    "receiving": 4,
+    "received": 5,
+    "delivered": 6,
+    "undelivered": 6,
+    "failed": 6,
+    "canceled": 6,
+    "read": 7,
+}
+# Failures are final: nothing, not even a late "delivered", moves them.
+FINAL_STATUSES = frozenset({"undelivered", "failed", "canceled", "read"})
+
+_CONSUMED = {"MessageSid", "From", "To", "Body", "NumMedia"}
+_MEDIA_KEY = re.compile(r"Media(Url|ContentType)\d+")
+
+
+class WebhookInvalid(ValueError):
+    """The form is missing a field Twilio always sends, or a field is malformed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """One attachment of an inbound MMS, still at the carrier."""
+
+    url: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class InboundText:
+    """An inbound SMS/MMS as Twilio described it; ``extra`` holds every other parameter."""
+
+    message_sid: str
+    from_number: str
+    to_number: str
+    body: str
+    media: list[MediaRef] = field(default_factory=list)
+    num_media: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A status callback for a message firmtext sent."""
+
+    message_sid: str
+    status: str
+    error_code: int | None = None
+
+
+def _required(form: Mapping[str, str], name: str) -> str:
+    value = (form.get(name) or "").strip()
+    if not value:
+        raise WebhookInvalid(f"{name} is required")
+    return value
+
+
+def _message_sid(form: Mapping[str, str]) -> str:
+    sid = _required(form, "MessageSid")
+    if not MESSAGE_SID.fullmatch(sid):
+        raise WebhookInvalid("MessageSid must be SM or MM followed by 32 hex digits")
+    return sid
+
+
+def parse_inbound(form: Mapping[str, str]) -> InboundText:
+    """Read Twilio's inbound-message form into an :class:`InboundText`.
+
+    Counts above Twilio's 10-media limit are kept as sent: the domain decides what to do.
+    """
+    sid = _message_sid(form)
+    raw_count = (form.get("NumMedia") or "0").strip()
+    if not _WHOLE.fullmatch(raw_count):
+        raise WebhookInvalid("NumMedia must be a whole number")
+    num_media = int(raw_count)
+    media = []
+    for i in range(num_media):
+        url = (form.get(f"MediaUrl{i}") or "").strip()
+        if not url:
+            raise WebhookInvalid(f"MediaUrl{i} is required when NumMedia is {num_media}")
+        content_type = (form.get(f"MediaContentType{i}") or "").strip() or "application/octet-stream"
+        media.append(MediaRef(url=url, content_type=content_type))
+    extra = {k: str(form[k]) for k in form.keys() if k not in _CONSUMED and not _MEDIA_KEY.fullmatch(k)}
+    return InboundText(
+        message_sid=sid,
+        from_number=_required(form, "From"),
+        to_number=_required(form, "To"),
+        body=form.get("Body") or "",  # an MMS may have no text; spaces are the sender's
+        media=media,
+        num_media=num_media,
+        extra=extra,
+    )
+
+
+def parse_status(form: Mapping[str, str]) -> StatusUpdate:
+    """Read a status callback (``MessageSid, MessageStatus, ErrorCode``)."""
+    sid = _message_sid(form)
+    # Older callbacks carry SmsStatus only; Twilio still sends both today.
+    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
+    if not status:
+        raise WebhookInvalid("MessageStatus is required")
+    if status not in STATUS_RANK:
+        raise WebhookInvalid("MessageStatus is not a Twilio message status")
+    raw_code = (form.get("ErrorCode") or "").strip()
+    if raw_code and not _WHOLE.fullmatch(raw_code):
+        raise WebhookInvalid("ErrorCode must be a whole number")
+    return StatusUpdate(message_sid=sid, status=status, error_code=int(raw_code) if raw_code else None)
+
+
+def is_forward(current: str | None, new: str) -> bool:
+    """True when moving a message from ``current`` to ``new`` advances it.
+
+    Callbacks arrive in any order: a late ``sent`` never undoes ``delivered``, and
+    a final state (failed, undelivered, canceled, read) never changes again.
+    """
+    if new not in STATUS_RANK:
+        raise ValueError(f"unknown message status {new!r}")
+    if current is None:
+        return True
+    if current not in STATUS_RANK:
+        raise ValueError(f"unknown message status {current!r}")
+    if current in FINAL_STATUSES:
+        return False
+    return STATUS_RANK[new] > STATUS_RANK[current]

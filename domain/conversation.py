@@ -1,0 +1,135 @@
+"""The conversation: one firm and one phone number, and everything said and decided in it.
+
+Sensitive values (body, phone, media references) arrive here already sealed: the
+aggregate never sees plaintext, so the event store never holds any.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import statuses
+from domain.errors import Blocked, NotFound, OptedOut
+from domain.ids import conversation_id_of
+
+SYSTEM_USER = "system"  # automatic replies (HELP); never a participant
+
+
+class Conversation(Aggregate):
+    @staticmethod
+    def create_id(firm_id: str, phone_hash: str, **_: Any):
+        return conversation_id_of(firm_id, phone_hash)
+
+    @event("Started")
+    def __init__(self, firm_id: str, phone_hash: str, phone_ct: str, started_by: str | None) -> None:
+        self.firm_id = firm_id
+        self.phone_hash = phone_hash
+        self.phone_ct = phone_ct
+        self.started_by = started_by
+        self.messages: dict[str, dict] = {}
+        self.carrier_sids: dict[str, str] = {}
+        self.participants: set[str] = set()
+        self.muted: set[str] = set()
+        self.left: set[str] = set()
+        self.archived = False
+        self.opted_out = False
+        self.blocked = False
+        self.inbound_count = 0
+        if started_by:
+            self.participants.add(started_by)
+
+    # -- guards ---------------------------------------------------------------
+    def ensure_open(self) -> None:
+        if self.blocked:
+            raise NotFound("No such conversation.")
+
+    def ensure_textable(self) -> None:
+        self.ensure_open()
+        if self.opted_out:
+            raise OptedOut("This number replied STOP and has opted out of texts from the firm.")
+
+    def has_carrier_sid(self, sid: str) -> bool:
+        return sid in self.carrier_sids
+
+    # -- messages -------------------------------------------------------------
+    @event("InboundReceived")
+    def receive(self, message_id: str, carrier_sid: str, body_ct: str, media: list[dict],
+                rejected_media: list[dict], keyword: str | None) -> None:
+        self.messages[message_id] = {"direction": "inbound", "status": "received", "carrier_sid": carrier_sid}
+        self.carrier_sids[carrier_sid] = message_id
+        self.inbound_count += 1
+        self.archived = False
+
+    @event("OutboundRequested")
+    def request_outbound(self, message_id: str, user_id: str, body_ct: str) -> None:
+        self.messages[message_id] = {"direction": "outbound", "status": "queued", "carrier_sid": None}
+        if user_id != SYSTEM_USER:
+            # Participating turns the sender's notifications back on and rejoins them.
+            self.participants.add(user_id)
+            self.left.discard(user_id)
+            self.muted.discard(user_id)
+
+    @event("MessageDispatched")
+    def dispatched(self, message_id: str, carrier_sid: str, carrier_status: str) -> None:
+        msg = self.messages[message_id]
+        msg["carrier_sid"] = carrier_sid
+        self.carrier_sids[carrier_sid] = message_id
+        if statuses.moves_forward(msg["status"], carrier_status):
+            msg["status"] = carrier_status
+
+    @event("MessageStatusChanged")
+    def change_status(self, message_id: str, status: str, error_code: int | None) -> None:
+        self.messages[message_id]["status"] = status
+
+    def status_would_change(self, message_id: str, status: str) -> bool:
+        msg = self.messages.get(message_id)
+        return bool(msg) and statuses.moves_forward(msg["status"], status)
+
+    # -- consent --------------------------------------------------------------
+    @event("OptedOut")
+    def opt_out(self, source: str, keyword: str | None, message_id: str | None) -> None:
+        self.opted_out = True
+
+    @event("OptedIn")
+    def opt_in(self, source: str, keyword: str | None, message_id: str | None) -> None:
+        self.opted_out = False
+
+    @event("HelpRequested")
+    def help_requested(self, message_id: str, answered: bool) -> None:
+        pass
+
+    # -- per-user and firm-wide inbox decisions -----------------------------------
+    @event("Muted")
+    def mute(self, user_id: str) -> None:
+        self.muted.add(user_id)
+
+    @event("Unmuted")
+    def unmute(self, user_id: str) -> None:
+        self.muted.discard(user_id)
+
+    @event("Left")
+    def leave(self, user_id: str) -> None:
+        self.left.add(user_id)
+
+    @event("MarkedRead")
+    def mark_read(self, user_id: str, inbound_count: int) -> None:
+        pass
+
+    @event("Archived")
+    def archive(self, user_id: str) -> None:
+        self.archived = True
+
+    @event("Blocked")
+    def block(self, user_id: str) -> None:
+        self.blocked = True
+        self.messages = {}
+        self.participants = set()
+
+    @event("BlockedTextDropped")
+    def drop_blocked_text(self, carrier_sid: str) -> None:
+        self.carrier_sids[carrier_sid] = ""
+
+    def ensure_not_blocked(self) -> None:
+        if self.blocked:
+            raise Blocked("This number is blocked.")

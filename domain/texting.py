@@ -1,0 +1,167 @@
+"""The texting application: every use case staff, carrier and host platform can invoke.
+
+Methods are synchronous (eventsourcing and psycopg are); async callers run them in a
+thread. Optimistic concurrency: a concurrent writer makes ``save`` raise
+IntegrityError and the whole decision is retried on fresh state.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from domain import consent
+from domain.conversation import SYSTEM_USER, Conversation
+from domain.directory import Firm, NumberClaim
+from domain.errors import Blocked, InvalidBody, NotFound
+from domain.ids import conversation_id_of, firm_id_of, new_message_id, number_claim_id
+from domain.ports import Sealer
+from domain.use_cases_delivery import DeliveryUseCases
+from domain.use_cases_directory import DirectoryUseCases
+from domain.use_cases_inbox import InboxUseCases
+
+T = TypeVar("T")
+MAX_BODY = 1600
+
+
+def conversation_scope(conversation_id: UUID | str) -> str:
+    """The key scope of a conversation's sealed values (destroyed on block)."""
+    return f"conversation:{conversation_id}"
+
+
+@dataclass(frozen=True)
+class InboundOutcome:
+    conversation_id: UUID
+    message_id: str | None
+    duplicate: bool = False
+    dropped: bool = False
+    effect: str | None = None
+
+
+class Texting(DeliveryUseCases, InboxUseCases, DirectoryUseCases, Application):
+    name = "firmtext"
+
+    def __init__(self, sealer: Sealer, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.sealer = sealer
+
+    # -- plumbing ---------------------------------------------------------------
+    def retrying(self, decide: Callable[[], T], attempts: int = 8) -> T:
+        """Run ``decide`` (load, decide, save) again when a concurrent write wins."""
+        for attempt in range(attempts):
+            try:
+                return decide()
+            except IntegrityError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.002 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def get_or_none(self, aggregate_id: UUID) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def firm(self, firm_id: str) -> Firm | None:
+        return self.get_or_none(firm_id_of(firm_id))
+
+    def firm_for_number(self, number: str) -> str | None:
+        claim = self.get_or_none(number_claim_id(number))
+        return claim.firm_id if claim else None
+
+    def conversation(self, firm_id: str, conversation_id: UUID) -> Conversation:
+        """The firm's open conversation, or NotFound (other firms' and blocked ones alike)."""
+        conv = self.get_or_none(conversation_id)
+        if not isinstance(conv, Conversation) or conv.firm_id != firm_id or conv.blocked:
+            raise NotFound("No such conversation.")
+        return conv
+
+    # -- conversations ------------------------------------------------------------
+    def open_conversation(self, firm_id: str, e164: str, by_user: str | None) -> tuple[Conversation, bool]:
+        """The conversation with ``e164``, started if new. Returns (conversation, created)."""
+        phone_hash = self.sealer.phone_hash(firm_id, e164)
+        conv_id = conversation_id_of(firm_id, phone_hash)
+
+        def decide() -> tuple[Conversation, bool]:
+            conv = self.get_or_none(conv_id)
+            if conv is not None:
+                if conv.blocked:
+                    raise Blocked("This number is blocked: the firm no longer texts with it.")
+                return conv, False
+            phone_ct = self.sealer.seal(conversation_scope(conv_id), e164)
+            conv = Conversation(firm_id=firm_id, phone_hash=phone_hash, phone_ct=phone_ct, started_by=by_user)
+            self.save(conv)
+            return conv, True
+
+        return self.retrying(decide)
+
+    def request_outbound(self, firm_id: str, conversation_id: UUID, user_id: str, body: str) -> dict:
+        """Queue a text to the conversation's number; the sender agent dispatches it."""
+        text = (body or "").strip()
+        if not text:
+            raise InvalidBody("The message is empty.")
+        if len(body) > MAX_BODY:
+            raise InvalidBody(f"The message is {len(body)} characters long; the limit is {MAX_BODY}.")
+
+        def decide() -> dict:
+            conv = self.conversation(firm_id, conversation_id)
+            conv.ensure_textable()
+            message_id = new_message_id()
+            conv.request_outbound(message_id=message_id, user_id=user_id,
+                                  body_ct=self.sealer.seal(conversation_scope(conv.id), body))
+            self.save(conv)
+            return {"id": message_id, "conversation_id": str(conv.id), "direction": "outbound",
+                    "body": body, "media": [], "sender_user_id": user_id, "status": "queued",
+                    "created_at": conv.modified_on.isoformat()}
+
+        return self.retrying(decide)
+
+    def receive_inbound(self, firm_id: str, e164: str, carrier_sid: str, body: str,
+                        media: list[dict] | None = None, rejected_media: list[dict] | None = None,
+                        carrier_answered_help: bool = False) -> InboundOutcome:
+        """Record a text from ``e164``; STOP/START/HELP change consent. Idempotent per carrier sid."""
+        phone_hash = self.sealer.phone_hash(firm_id, e164)
+        conv_id = conversation_id_of(firm_id, phone_hash)
+        scope = conversation_scope(conv_id)
+
+        def decide() -> InboundOutcome:
+            conv = self.get_or_none(conv_id)
+            if conv is None:
+                conv = Conversation(firm_id=firm_id, phone_hash=phone_hash,
+                                    phone_ct=self.sealer.seal(scope, e164), started_by=None)
+            if conv.has_carrier_sid(carrier_sid):
+                return InboundOutcome(conv.id, conv.carrier_sids[carrier_sid] or None, duplicate=True)
+            if conv.blocked:
+                # Nothing of the text is kept: only that something arrived and was dropped.
+                conv.drop_blocked_text(carrier_sid=carrier_sid)
+                self.save(conv)
+                return InboundOutcome(conv.id, None, dropped=True)
+            keyword = consent.keyword_of(body)
+            effect = consent.consent_effect(keyword)
+            message_id = new_message_id()
+            conv.receive(message_id=message_id, carrier_sid=carrier_sid,
+                         body_ct=self.sealer.seal(scope, body or ""), media=list(media or []),
+                         rejected_media=list(rejected_media or []), keyword=keyword)
+            if effect == "opt_out" and not conv.opted_out:
+                conv.opt_out(source="keyword", keyword=keyword, message_id=message_id)
+            elif effect == "opt_in" and conv.opted_out:
+                conv.opt_in(source="keyword", keyword=keyword, message_id=message_id)
+            elif effect == "help":
+                self._answer_help(conv, message_id, carrier_answered_help)
+            self.save(conv)
+            return InboundOutcome(conv.id, message_id, effect=effect)
+
+        return self.retrying(decide)
+
+    def _answer_help(self, conv: Conversation, message_id: str, carrier_answered: bool) -> None:
+        firm = self.firm(conv.firm_id)
+        answer = not carrier_answered and bool(firm and firm.help_text) and not conv.opted_out
+        conv.help_requested(message_id=message_id, answered=answer)
+        if answer:
+            conv.request_outbound(message_id=new_message_id(), user_id=SYSTEM_USER,
+                                  body_ct=self.sealer.seal(conversation_scope(conv.id), firm.help_text))

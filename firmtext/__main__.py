@@ -1,0 +1,3 @@
+from firmtext.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""The composition root: the one place that turns Settings into connected objects.
+
+Nothing connects at import; each process builds what it needs by calling these.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from functools import cached_property
+
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
+
+from adapters.keystore import PostgresKeyStore
+from adapters.sealer import AesGcmSealer, master_key_bytes
+from domain.texting import Texting
+from firmtext.config import Settings
+
+
+def eventsourcing_env(database_url: str, pool_size: int = 10) -> dict[str, str]:
+    """eventsourcing's PostgreSQL settings, derived from one database URL."""
+    info = conninfo_to_dict(database_url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": info.get("dbname", "firmtext"),
+        "POSTGRES_HOST": info.get("host", "127.0.0.1"),
+        "POSTGRES_PORT": str(info.get("port", 5432)),
+        "POSTGRES_USER": info.get("user", "firmtext"),
+        "POSTGRES_PASSWORD": info.get("password", ""),
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(pool_size),
+        "POSTGRES_LOCK_TIMEOUT": "5",
+        "CREATE_TABLE": "y",
+        "AGGREGATE_CACHE_MAXSIZE": "2000",
+    }
+
+
+def database_url_of(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    # The cluster `firmtext infra start` runs under var/ (see firmtext/infra/postgres.py).
+    return f"postgresql://firmtext@127.0.0.1:{settings.postgres_port}/firmtext"
+
+
+def kafka_bootstrap_of(settings: Settings) -> str:
+    return settings.kafka_bootstrap or f"127.0.0.1:{settings.kafka_port}"
+
+
+@dataclass
+class Container:
+    """Lazily built, process-wide collaborators for one set of Settings."""
+
+    settings: Settings
+    pool_size: int = 10
+
+    @cached_property
+    def database_url(self) -> str:
+        return database_url_of(self.settings)
+
+    @cached_property
+    def kafka_bootstrap(self) -> str:
+        return kafka_bootstrap_of(self.settings)
+
+    @cached_property
+    def pool(self) -> ConnectionPool:
+        pool = ConnectionPool(self.database_url, min_size=1, max_size=self.pool_size,
+                              kwargs={"autocommit": True}, open=False, name="firmtext")
+        pool.open(wait=True, timeout=30)
+        return pool
+
+    @cached_property
+    def sealer(self) -> AesGcmSealer:
+        return AesGcmSealer(PostgresKeyStore(self.pool), master_key_bytes(self.settings.master_key))
+
+    @cached_property
+    def texting(self) -> Texting:
+        return Texting(self.sealer, env=eventsourcing_env(self.database_url, self.pool_size))
+
+    @cached_property
+    def reads(self):
+        from adapters.http.read_models import ReadModels
+
+        return ReadModels(self.pool, self.sealer)
+
+    @cached_property
+    def metrics(self):
+        from adapters.http.metrics import ApiMetrics
+
+        return ApiMetrics()
+
+    @cached_property
+    def media_store(self):
+        from adapters.media_store import FilesystemMediaStore
+
+        return FilesystemMediaStore(self.settings.media_root, self.sealer)
+
+    @cached_property
+    def media_intake(self):
+        from adapters.media_intake import MediaIntake
+
+        return MediaIntake(self.settings, self.media_store, self.pool)
+
+    def shred_media(self, conversation_id) -> int:
+        """Delete every stored attachment of a blocked conversation; returns how many."""
+        return self.media_store.delete_conversation(self.pool, conversation_id)
+
+    async def run_sync(self, fn, *args):
+        """Run blocking work (eventsourcing, psycopg) off the event loop."""
+        return await asyncio.to_thread(fn, *args)
+
+    def close(self) -> None:
+        if "texting" in self.__dict__:
+            self.texting.close()
+        if "pool" in self.__dict__:
+            self.pool.close()

@@ -1,0 +1,1 @@
+"""Subcommands of the ``firmtext`` command, one module each."""

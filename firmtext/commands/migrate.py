@@ -1,0 +1,47 @@
+"""``firmtext migrate``: create what firmtext needs in PostgreSQL and Kafka (idempotent)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import psycopg
+
+from adapters.pg_schema import apply_core
+from firmtext.bootstrap import Container
+from firmtext.config import Settings
+from projections.registry import ALL
+from projections.writer import ensure_schema
+from streams.kafka import ensure_topic
+
+LOCK = 7_013_000
+
+
+def migrate(settings: Settings) -> list[str]:
+    """Create tables, projection schemas and the events topic. Returns what was created."""
+    container = Container(settings, pool_size=2)
+    done = []
+    try:
+        with psycopg.connect(container.database_url, autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (LOCK,))  # concurrent migrations wait
+            apply_core(conn)
+            for projection in ALL.values():
+                if ensure_schema(conn, projection):
+                    done.append(f"schema {projection.schema}")
+        container.texting  # constructing the application creates the event store tables
+        if asyncio.run(ensure_topic(container.kafka_bootstrap, settings)):
+            done.append(f"topic {settings.events_topic}")
+    finally:
+        container.close()
+    return done
+
+
+def run(args: argparse.Namespace) -> int:
+    created = migrate(Settings.from_env())
+    print("migrate: " + (", ".join(created) if created else "nothing to do"))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("migrate", help="create database tables, projection schemas and the Kafka topic",
+                       description="Idempotent: creates only what is missing. Run by `firmtext up`.")
+    p.set_defaults(func=run)

@@ -1,0 +1,23 @@
+"""``firmtext token``: print a bearer token for development and tests."""
+from __future__ import annotations
+
+import argparse
+
+from adapters.auth import issue_token
+from firmtext.config import Settings
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    print(issue_token(settings.jwt_secret, args.firm, args.user, args.perm or ["texting"], args.ttl))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("token", help="print a development bearer token (HS256, FIRMTEXT_JWT_SECRET)")
+    p.add_argument("--firm", required=True, help="firm id (the `firm` claim)")
+    p.add_argument("--user", required=True, help="user id (the `sub` claim)")
+    p.add_argument("--perm", action="append", choices=["texting", "admin"],
+                   help="a permission; repeat for several (default: texting)")
+    p.add_argument("--ttl", type=int, default=12 * 3600, help="seconds until it expires (default 12 h)")
+    p.set_defaults(func=run)

@@ -1,0 +1,147 @@
+"""Settings, read once from the environment (``FIRMTEXT_*``) by the composition root.
+
+Nothing here connects or touches the disk; see README "Configuration" for the table.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+DEV_JWT_SECRET = "firmtext-dev-jwt-secret-change-me"
+DEV_TWILIO_AUTH_TOKEN = "firmtext-dev-twilio-auth-token"
+DEV_TWILIO_ACCOUNT_SID = "AC00000000000000000000000000000000"
+# 32 bytes, base64: only for development; production sets FIRMTEXT_MASTER_KEY.
+DEV_MASTER_KEY = "ZmlybXRleHQtZGV2LW1hc3Rlci1rZXktMzItYnl0ZXM="
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of firmtext. Build with :meth:`from_env`."""
+
+    var_dir: Path = Path("var")
+    http_port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    jwt_secret: str = DEV_JWT_SECRET
+    twilio_auth_token: str = DEV_TWILIO_AUTH_TOKEN
+    twilio_account_sid: str = DEV_TWILIO_ACCOUNT_SID
+    twilio_api_base: str = "http://127.0.0.1:8010"
+    simulator_port: int = 8010
+    database_url: str | None = None
+    kafka_bootstrap: str | None = None
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_heap: str = "512m"
+    postgres_port: int = 5433
+    events_topic: str = "firmtext.events"
+    topic_partitions: int = 6
+    topic_replication: int = 1
+    app_id: str = "firmtext"
+    master_key: str = DEV_MASTER_KEY
+    carrier_rate_per_second: float = 1.0
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_from: str = "texts@firmtext.local"
+    media_dir: Path | None = None
+    log_level: str = "info"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Read settings from ``env`` (default: ``os.environ``); unset means default."""
+        env = os.environ if env is None else env
+        port = _int(env, "FIRMTEXT_HTTP_PORT", 8000)
+        sim_port = _int(env, "FIRMTEXT_SIMULATOR_PORT", 8010)
+        var_dir = Path(env.get("FIRMTEXT_VAR_DIR") or "var").resolve()
+        media = env.get("FIRMTEXT_MEDIA_DIR")
+        return cls(
+            var_dir=var_dir,
+            http_port=port,
+            public_url=(env.get("FIRMTEXT_PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
+            jwt_secret=env.get("FIRMTEXT_JWT_SECRET") or DEV_JWT_SECRET,
+            twilio_auth_token=env.get("FIRMTEXT_TWILIO_AUTH_TOKEN") or DEV_TWILIO_AUTH_TOKEN,
+            twilio_account_sid=env.get("FIRMTEXT_TWILIO_ACCOUNT_SID") or DEV_TWILIO_ACCOUNT_SID,
+            twilio_api_base=(env.get("FIRMTEXT_TWILIO_API_BASE") or f"http://127.0.0.1:{sim_port}").rstrip("/"),
+            simulator_port=sim_port,
+            database_url=env.get("FIRMTEXT_DATABASE_URL") or None,
+            kafka_bootstrap=env.get("FIRMTEXT_KAFKA_BOOTSTRAP") or None,
+            kafka_port=_int(env, "FIRMTEXT_KAFKA_PORT", 9092),
+            kafka_controller_port=_int(env, "FIRMTEXT_KAFKA_CONTROLLER_PORT", 9093),
+            kafka_heap=env.get("FIRMTEXT_KAFKA_HEAP") or "512m",
+            postgres_port=_int(env, "FIRMTEXT_POSTGRES_PORT", 5433),
+            events_topic=env.get("FIRMTEXT_EVENTS_TOPIC") or "firmtext.events",
+            topic_partitions=_int(env, "FIRMTEXT_TOPIC_PARTITIONS", 6),
+            topic_replication=_int(env, "FIRMTEXT_TOPIC_REPLICATION", 1),
+            app_id=env.get("FIRMTEXT_APP_ID") or "firmtext",
+            master_key=env.get("FIRMTEXT_MASTER_KEY") or DEV_MASTER_KEY,
+            carrier_rate_per_second=_float(env, "FIRMTEXT_CARRIER_RATE", 1.0),
+            smtp_host=env.get("FIRMTEXT_SMTP_HOST") or "127.0.0.1",
+            smtp_port=_int(env, "FIRMTEXT_SMTP_PORT", 8025),
+            smtp_from=env.get("FIRMTEXT_SMTP_FROM") or "texts@firmtext.local",
+            media_dir=Path(media).resolve() if media else None,
+            log_level=(env.get("FIRMTEXT_LOG_LEVEL") or "info").lower(),
+        )
+
+    @property
+    def media_root(self) -> Path:
+        """Where the filesystem media store keeps (encrypted) attachments."""
+        return self.media_dir or self.var_dir / "media"
+
+    def with_overrides(self, **changes) -> "Settings":
+        """A copy with some fields replaced (used by the stack and tests)."""
+        return replace(self, **changes)
+
+    def as_env(self) -> dict[str, str]:
+        """The settings as ``FIRMTEXT_*`` variables, to hand to child processes."""
+        env = {
+            "FIRMTEXT_VAR_DIR": str(self.var_dir),
+            "FIRMTEXT_HTTP_PORT": str(self.http_port),
+            "FIRMTEXT_PUBLIC_URL": self.public_url,
+            "FIRMTEXT_JWT_SECRET": self.jwt_secret,
+            "FIRMTEXT_TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+            "FIRMTEXT_TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+            "FIRMTEXT_TWILIO_API_BASE": self.twilio_api_base,
+            "FIRMTEXT_SIMULATOR_PORT": str(self.simulator_port),
+            "FIRMTEXT_KAFKA_PORT": str(self.kafka_port),
+            "FIRMTEXT_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
+            "FIRMTEXT_KAFKA_HEAP": self.kafka_heap,
+            "FIRMTEXT_POSTGRES_PORT": str(self.postgres_port),
+            "FIRMTEXT_EVENTS_TOPIC": self.events_topic,
+            "FIRMTEXT_TOPIC_PARTITIONS": str(self.topic_partitions),
+            "FIRMTEXT_TOPIC_REPLICATION": str(self.topic_replication),
+            "FIRMTEXT_APP_ID": self.app_id,
+            "FIRMTEXT_MASTER_KEY": self.master_key,
+            "FIRMTEXT_CARRIER_RATE": str(self.carrier_rate_per_second),
+            "FIRMTEXT_SMTP_HOST": self.smtp_host,
+            "FIRMTEXT_SMTP_PORT": str(self.smtp_port),
+            "FIRMTEXT_SMTP_FROM": self.smtp_from,
+            "FIRMTEXT_LOG_LEVEL": self.log_level,
+        }
+        if self.database_url:
+            env["FIRMTEXT_DATABASE_URL"] = self.database_url
+        if self.kafka_bootstrap:
+            env["FIRMTEXT_KAFKA_BOOTSTRAP"] = self.kafka_bootstrap
+        if self.media_dir:
+            env["FIRMTEXT_MEDIA_DIR"] = str(self.media_dir)
+        return env

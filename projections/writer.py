@@ -1,0 +1,92 @@
+"""Applies batches of events to projections in PostgreSQL, exactly once per projection.
+
+Each projection schema has a ``tracking`` table: per Kafka partition, the last applied
+notification id and offset. Rows and tracking commit in one transaction, so a batch is
+either wholly applied or not at all; an event at or below the tracked notification id
+is a redelivery (or a relay republish) and is skipped.
+"""
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from projections.base import Projection
+from projections.pg_store import PgStore
+from streams.envelope import Event
+
+NOTIFY_CHANNEL = "firmtext_notifications"
+
+
+def ensure_schema(conn: psycopg.Connection, projection: Projection, schema: str | None = None) -> bool:
+    """Create the projection's schema and tables if missing. True when created."""
+    schema = schema or projection.schema
+    exists = conn.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)).fetchone()
+    if exists:
+        return False
+    with conn.transaction():
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        conn.execute(projection.ddl.replace("{schema}", f'"{schema}"'))
+        conn.execute(sql.SQL("CREATE TABLE {}.tracking (partition int PRIMARY KEY, notification_id bigint NOT NULL, "
+                             "kafka_offset bigint NOT NULL)").format(sql.Identifier(schema)))
+    return True
+
+
+def tracked(conn: psycopg.Connection, schema: str) -> dict[int, tuple[int, int]]:
+    """partition -> (notification_id, kafka_offset) last applied."""
+    rows = conn.execute(sql.SQL("SELECT partition, notification_id, kafka_offset FROM {}.tracking").format(
+        sql.Identifier(schema))).fetchall()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+class ProjectionWriter:
+    """Owns one connection; ``apply`` one batch at a time."""
+
+    def __init__(self, conn: psycopg.Connection, projections: list[Projection],
+                 schemas: dict[str, str] | None = None, fresh: bool = False) -> None:
+        self.conn, self.projections, self.fresh = conn, projections, fresh
+        self.schemas = schemas or {p.name: p.schema for p in projections}
+        # In fresh (rebuild) mode rows and tracking stay in memory across batches.
+        self._stores = {p.name: PgStore(conn, self.schemas[p.name], fresh=True) for p in projections} if fresh else {}
+        self._tracking: dict[str, dict[int, tuple[int, int]]] = {}
+
+    def _tracking_of(self, schema: str) -> dict[int, tuple[int, int]]:
+        if self.fresh:
+            return self._tracking.setdefault(schema, tracked(self.conn, schema))
+        return tracked(self.conn, schema)
+
+    def apply(self, events: list[Event]) -> int:
+        """Apply ``events`` to every projection in one transaction; returns events applied."""
+        applied = 0
+        with self.conn.transaction():
+            for projection in self.projections:
+                schema = self.schemas[projection.name]
+                store = self._stores.get(projection.name) or PgStore(self.conn, schema)
+                positions = self._tracking_of(schema)
+                touched = {}
+                for event in events:
+                    last = positions.get(event.partition, (0, -1))
+                    if event.notification_id <= last[0]:
+                        continue
+                    projection.apply(store, event)
+                    positions[event.partition] = (event.notification_id, event.offset)
+                    touched[event.partition] = positions[event.partition]
+                    applied += 1
+                store.flush()
+                if touched:
+                    with self.conn.cursor() as cur:
+                        cur.executemany(sql.SQL(
+                            "INSERT INTO {}.tracking (partition, notification_id, kafka_offset) VALUES (%s, %s, %s) "
+                            "ON CONFLICT (partition) DO UPDATE SET notification_id = EXCLUDED.notification_id, "
+                            "kafka_offset = EXCLUDED.kafka_offset").format(sql.Identifier(schema)),
+                            [(p, n, o) for p, (n, o) in touched.items()])
+                if touched and projection.name == "notifications" and not self.fresh:
+                    self.conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(NOTIFY_CHANNEL)))
+        return applied
+
+    def resume_offsets(self) -> dict[int, int]:
+        """partition -> next offset to read, the earliest any projection needs."""
+        per_projection = [tracked(self.conn, self.schemas[p.name]) for p in self.projections]
+        partitions = {part for positions in per_projection for part in positions}
+        # A projection that never saw a partition needs it from the start.
+        return {part: min(positions[part][1] + 1 if part in positions else 0 for positions in per_projection)
+                for part in partitions}

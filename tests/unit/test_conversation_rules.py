@@ -1,0 +1,114 @@
+import pytest
+
+from domain.errors import Blocked, InvalidBody, NotFound, NumberTaken, OptedOut
+from domain.texting import conversation_scope
+from tests.unit.fakes import in_memory_texting
+
+CLIENT = "+15551230001"
+
+
+@pytest.fixture
+def app():
+    app = in_memory_texting()
+    app.configure_firm("acme", "Acme Law", "+15550000000")
+    return app
+
+
+def test_same_number_threads_into_one_conversation(app):
+    first, created = app.open_conversation("acme", CLIENT, "alice")
+    again, created_again = app.open_conversation("acme", CLIENT, "bob")
+    inbound = app.receive_inbound("acme", CLIENT, "SM" + "1" * 32, "hello")
+    assert created and not created_again
+    assert first.id == again.id == inbound.conversation_id
+
+
+def test_bodies_and_numbers_are_stored_only_as_ciphertext(app):
+    app.receive_inbound("acme", CLIENT, "SM" + "1" * 32, "my secret marker")
+    events = list(app.recorder.select_notifications(start=1, limit=100))
+    raw = b"".join(e.state for e in events)
+    assert b"my secret marker" not in raw and CLIENT.encode() not in raw
+
+
+def test_same_carrier_sid_twice_records_one_message(app):
+    first = app.receive_inbound("acme", CLIENT, "SM" + "2" * 32, "hi")
+    second = app.receive_inbound("acme", CLIENT, "SM" + "2" * 32, "hi")
+    conv = app.conversation("acme", first.conversation_id)
+    assert second.duplicate and second.message_id == first.message_id
+    assert len(conv.messages) == 1
+
+
+@pytest.mark.parametrize("keyword", ["STOP", "stop", "  Stop ", "UNSUBSCRIBE", "cancel", "END", "QUIT",
+                                     "REVOKE", "OPTOUT", "STOPALL"])
+def test_opt_out_keywords_refuse_later_sends(app, keyword):
+    out = app.receive_inbound("acme", CLIENT, "SM" + "3" * 32, keyword)
+    with pytest.raises(OptedOut):
+        app.request_outbound("acme", out.conversation_id, "alice", "are you there?")
+
+
+@pytest.mark.parametrize("keyword", ["START", "yes", " unstop "])
+def test_opt_in_keywords_restore_texting(app, keyword):
+    out = app.receive_inbound("acme", CLIENT, "SM" + "4" * 32, "STOP")
+    app.receive_inbound("acme", CLIENT, "SM" + "5" * 32, keyword)
+    assert app.request_outbound("acme", out.conversation_id, "alice", "welcome back")["status"] == "queued"
+
+
+def test_keyword_inside_a_longer_text_changes_nothing(app):
+    out = app.receive_inbound("acme", CLIENT, "SM" + "6" * 32, "please stop calling me at work")
+    assert not app.conversation("acme", out.conversation_id).opted_out
+
+
+def test_help_is_answered_with_the_firms_help_text(app):
+    out = app.receive_inbound("acme", CLIENT, "SM" + "7" * 32, "help")
+    conv = app.conversation("acme", out.conversation_id)
+    outbound = [m for m in conv.messages.values() if m["direction"] == "outbound"]
+    assert len(outbound) == 1 and "system" not in conv.participants
+
+
+def test_body_limits(app):
+    conv, _ = app.open_conversation("acme", CLIENT, "alice")
+    with pytest.raises(InvalidBody):
+        app.request_outbound("acme", conv.id, "alice", "   ")
+    with pytest.raises(InvalidBody):
+        app.request_outbound("acme", conv.id, "alice", "x" * 1601)
+    assert app.request_outbound("acme", conv.id, "alice", "x" * 1600)["status"] == "queued"
+
+
+def test_statuses_only_move_forward(app):
+    conv, _ = app.open_conversation("acme", CLIENT, "alice")
+    msg = app.request_outbound("acme", conv.id, "alice", "hello")
+    app.record_dispatch(conv.id, msg["id"], "SM" + "8" * 32, "queued")
+    assert app.record_status(conv.id, msg["id"], "delivered")
+    assert not app.record_status(conv.id, msg["id"], "sent")
+    assert app.conversation("acme", conv.id).messages[msg["id"]]["status"] == "delivered"
+
+
+def test_carrier_21610_marks_the_number_opted_out(app):
+    conv, _ = app.open_conversation("acme", CLIENT, "alice")
+    msg = app.request_outbound("acme", conv.id, "alice", "hello")
+    app.record_status(conv.id, msg["id"], "failed", 21610)
+    assert app.conversation("acme", conv.id).opted_out
+
+
+def test_block_hides_conversation_shreds_key_and_drops_later_texts(app):
+    out = app.receive_inbound("acme", CLIENT, "SM" + "9" * 32, "hello")
+    body_ct = app.repository.get(out.conversation_id)  # noqa: F841 - loads fine before block
+    app.block("acme", out.conversation_id, "alice")
+    with pytest.raises(NotFound):
+        app.conversation("acme", out.conversation_id)
+    later = app.receive_inbound("acme", CLIENT, "SM" + "a" * 32, "still there?")
+    assert later.dropped and later.message_id is None
+    assert app.sealer.open(conversation_scope(out.conversation_id), "v1.AAAA") is None
+    with pytest.raises(Blocked):
+        app.open_conversation("acme", CLIENT, "bob")
+
+
+def test_another_firm_cannot_see_the_conversation(app):
+    out = app.receive_inbound("acme", CLIENT, "SM" + "b" * 32, "hello")
+    with pytest.raises(NotFound):
+        app.conversation("other", out.conversation_id)
+
+
+def test_a_number_belongs_to_one_firm(app):
+    with pytest.raises(NumberTaken):
+        app.configure_firm("other", "Other LLP", "+15550000000")
+    assert app.firm_for_number("+15550000000") == "acme"
