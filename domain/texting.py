@@ -6,8 +6,10 @@ IntegrityError and the whole decision is retried on fresh state.
 """
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 from uuid import UUID
 
@@ -33,6 +35,14 @@ def conversation_scope(conversation_id: UUID | str) -> str:
     return f"conversation:{conversation_id}"
 
 
+@dataclass
+class Batch:
+    """Aggregates touched by the commands of one group commit, in first-touch order."""
+
+    aggregates: dict = field(default_factory=dict)
+    pending: dict = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class InboundOutcome:
     conversation_id: UUID
@@ -48,10 +58,36 @@ class Texting(DeliveryUseCases, InboxUseCases, DirectoryUseCases, Application):
     def __init__(self, sealer: Sealer, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         self.sealer = sealer
+        self._local = threading.local()
 
     # -- plumbing ---------------------------------------------------------------
+    @contextmanager
+    def batch(self):
+        """Group commit: inside, ``save`` only collects; the caller commits with
+        :meth:`commit_batch` (one transaction for many commands) or drops the batch.
+        Commands in one batch see each other's changes (one instance per aggregate)."""
+        self._local.batch = Batch()
+        try:
+            yield self._local.batch
+        finally:
+            self._local.batch = None
+
+    def commit_batch(self, batch: Batch) -> None:
+        if batch.pending:
+            Application.save(self, *batch.pending.values())
+
+    def save(self, *objs, **kwargs):
+        batch = getattr(self._local, "batch", None)
+        if batch is None:
+            return super().save(*objs, **kwargs)
+        for agg in objs:
+            batch.aggregates[agg.id] = batch.pending[agg.id] = agg
+        return []
+
     def retrying(self, decide: Callable[[], T], attempts: int = 8) -> T:
         """Run ``decide`` (load, decide, save) again when a concurrent write wins."""
+        if getattr(self._local, "batch", None) is not None:
+            return decide()  # conflicts surface when the whole batch commits
         for attempt in range(attempts):
             try:
                 return decide()
@@ -62,10 +98,16 @@ class Texting(DeliveryUseCases, InboxUseCases, DirectoryUseCases, Application):
         raise AssertionError("unreachable")
 
     def get_or_none(self, aggregate_id: UUID) -> Any:
+        batch = getattr(self._local, "batch", None)
+        if batch is not None and aggregate_id in batch.aggregates:
+            return batch.aggregates[aggregate_id]
         try:
-            return self.repository.get(aggregate_id)
+            aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+        if batch is not None:
+            batch.aggregates[aggregate_id] = aggregate
+        return aggregate
 
     def firm(self, firm_id: str) -> Firm | None:
         return self.get_or_none(firm_id_of(firm_id))

@@ -5,7 +5,8 @@ Nothing connects at import; each process builds what it needs by calling these.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from psycopg.conninfo import conninfo_to_dict
@@ -15,6 +16,8 @@ from adapters.keystore import PostgresKeyStore
 from adapters.sealer import AesGcmSealer, master_key_bytes
 from domain.texting import Texting
 from firmtext.config import Settings
+
+NUMBER_CACHE_SECONDS = 5.0
 
 
 def eventsourcing_env(database_url: str, pool_size: int = 10) -> dict[str, str]:
@@ -52,6 +55,7 @@ class Container:
 
     settings: Settings
     pool_size: int = 10
+    _numbers: dict = field(default_factory=dict, repr=False)
 
     @cached_property
     def database_url(self) -> str:
@@ -99,6 +103,25 @@ class Container:
         from adapters.media_intake import MediaIntake
 
         return MediaIntake(self.settings, self.media_store, self.pool)
+
+    @cached_property
+    def committer(self):
+        from adapters.group_commit import GroupCommitter
+
+        committer = GroupCommitter(self.texting)
+        self.metrics.watch_group_commit(committer)
+        return committer
+
+    def firm_for_number(self, number: str) -> str | None:
+        """The firm texting from ``number``; cached briefly (numbers move between firms rarely)."""
+        now = time.monotonic()
+        hit = self._numbers.get(number)
+        if hit and now - hit[0] < NUMBER_CACHE_SECONDS:
+            return hit[1]
+        firm_id = self.texting.firm_for_number(number)
+        if firm_id is not None:
+            self._numbers[number] = (now, firm_id)
+        return firm_id
 
     def shred_media(self, conversation_id) -> int:
         """Delete every stored attachment of a blocked conversation; returns how many."""

@@ -27,3 +27,22 @@ class Projection:
         handler = self.handlers.get(event.type)
         if handler is not None:
             handler(store, event)
+
+
+Positions = dict[int, tuple[int, int]]  # partition -> (notification id, kafka offset) last applied
+
+
+def apply_new(projection: Projection, store: RowStore, positions: Positions, events: list[Event]) -> Positions:
+    """Apply the events not applied before, in order; returns the positions that moved.
+
+    An event at or below its partition's last notification id is a redelivery (or a
+    relay republish) and changes nothing: this is what makes projections exactly-once.
+    """
+    moved: Positions = {}
+    for event in events:
+        last = positions.get(event.partition, (0, -1))
+        if event.notification_id <= last[0]:
+            continue
+        projection.apply(store, event)
+        positions[event.partition] = moved[event.partition] = (event.notification_id, event.offset)
+    return moved

@@ -10,7 +10,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from projections.base import Projection
+from projections.base import Projection, apply_new
 from projections.pg_store import PgStore
 from streams.envelope import Event
 
@@ -55,22 +55,12 @@ class ProjectionWriter:
         return tracked(self.conn, schema)
 
     def apply(self, events: list[Event]) -> int:
-        """Apply ``events`` to every projection in one transaction; returns events applied."""
-        applied = 0
+        """Apply ``events`` to every projection in one transaction (redeliveries are skipped)."""
         with self.conn.transaction():
             for projection in self.projections:
                 schema = self.schemas[projection.name]
                 store = self._stores.get(projection.name) or PgStore(self.conn, schema)
-                positions = self._tracking_of(schema)
-                touched = {}
-                for event in events:
-                    last = positions.get(event.partition, (0, -1))
-                    if event.notification_id <= last[0]:
-                        continue
-                    projection.apply(store, event)
-                    positions[event.partition] = (event.notification_id, event.offset)
-                    touched[event.partition] = positions[event.partition]
-                    applied += 1
+                touched = apply_new(projection, store, self._tracking_of(schema), events)
                 store.flush()
                 if touched:
                     with self.conn.cursor() as cur:
@@ -81,7 +71,7 @@ class ProjectionWriter:
                             [(p, n, o) for p, (n, o) in touched.items()])
                 if touched and projection.name == "notifications" and not self.fresh:
                     self.conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(NOTIFY_CHANNEL)))
-        return applied
+        return len(events)
 
     def resume_offsets(self) -> dict[int, int]:
         """partition -> next offset to read, the earliest any projection needs."""

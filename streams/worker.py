@@ -41,7 +41,7 @@ def create_app(settings: Settings, container: Container | None = None) -> faust.
     app = faust.App(
         settings.app_id, broker=f"kafka://{container.kafka_bootstrap}", store="memory://",
         autodiscover=False, web_enabled=False, topic_disable_leader=True, topic_allow_declare=False,
-        consumer_auto_offset_reset="earliest", broker_session_timeout=10.0, broker_heartbeat_interval=1.0,
+        consumer_auto_offset_reset="earliest", broker_session_timeout=6.0, broker_heartbeat_interval=1.0,
         broker_commit_every=500, stream_wait_empty=False)
     topic = app.topic(settings.events_topic, key_type=bytes, value_type=bytes,
                       key_serializer="raw", value_serializer="raw", internal=False)

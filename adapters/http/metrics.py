@@ -1,7 +1,7 @@
 """Prometheus metrics of the API process (served at /metrics)."""
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
 class ApiMetrics:
@@ -13,6 +13,12 @@ class ApiMetrics:
                                  registry=self.registry)
         self.inbound_texts = Counter("firmtext_inbound_texts_total", "Inbound texts by outcome", ["outcome"],
                                      registry=self.registry)
+
+    def watch_group_commit(self, committer) -> None:
+        """Expose how well commands are being grouped (commands per batch, fallbacks)."""
+        for name, attr in (("batches", "batches"), ("commands", "commands"), ("fallbacks", "fallbacks")):
+            gauge = Gauge(f"firmtext_group_commit_{name}", f"group commit {name} so far", registry=self.registry)
+            gauge.set_function(lambda attr=attr: getattr(committer, attr))
 
     def inbound(self, outcome) -> None:
         label = "duplicate" if outcome.duplicate else "dropped" if outcome.dropped else "recorded"

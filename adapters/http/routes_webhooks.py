@@ -51,15 +51,15 @@ async def inbound_message(request: Request, c: Container = Depends(container)):
         sender, firm_number = to_e164(text.from_number), to_e164(text.to_number)
     except (WebhookInvalid, InvalidPhone) as exc:
         return error_response(422, "invalid_webhook", f"The webhook is malformed: {exc}")
-    firm_id = await c.run_sync(c.texting.firm_for_number, firm_number)
+    firm_id = await c.run_sync(c.firm_for_number, firm_number)
     if firm_id is None:
         return error_response(404, "unknown_number", "No firm texts from that number.")
     conversation_id = conversation_id_of(firm_id, c.sealer.phone_hash(firm_id, sender))
     media, rejected = ([], []) if not text.media else await c.media_intake.ingest(firm_id, conversation_id, text)
     # Twilio sets OptOutType when its own Advanced Opt-Out already answered the keyword.
     carrier_answered = bool(text.extra.get("OptOutType"))
-    outcome = await c.run_sync(c.texting.receive_inbound, firm_id, sender, text.message_sid, text.body,
-                               media, rejected, carrier_answered)
+    outcome = await c.committer.submit(c.texting.receive_inbound, firm_id, sender, text.message_sid, text.body,
+                                       media, rejected, carrier_answered)
     c.metrics.inbound(outcome)
     return twiml(EMPTY_TWIML)
 

@@ -112,3 +112,43 @@ def test_a_number_belongs_to_one_firm(app):
     with pytest.raises(NumberTaken):
         app.configure_firm("other", "Other LLP", "+15550000000")
     assert app.firm_for_number("+15550000000") == "acme"
+
+
+def test_a_group_commit_saves_many_commands_in_one_transaction_with_one_by_one_semantics(app):
+    import asyncio
+
+    from adapters.group_commit import GroupCommitter
+
+    committer = GroupCommitter(app, max_wait=0.05)
+
+    async def burst():
+        sids = ["SM" + f"{i:032x}" for i in range(40)]
+        calls = [committer.submit(app.receive_inbound, "acme", f"+1555123{i % 5:04d}", sid, f"text {i}")
+                 for i, sid in enumerate(sids)]
+        calls.append(committer.submit(app.receive_inbound, "acme", "+15551230000", sids[0], "duplicate"))
+        return await asyncio.gather(*calls)
+
+    outcomes = asyncio.run(burst())
+    assert committer.batches < 10 and committer.fallbacks == 0
+    assert outcomes[-1].duplicate and outcomes[-1].message_id == outcomes[0].message_id
+    conv = app.conversation("acme", outcomes[0].conversation_id)
+    assert conv.inbound_count == 8  # 40 texts over 5 numbers
+
+
+def test_a_refused_command_in_a_batch_does_not_leak_its_neighbours_changes(app):
+    import asyncio
+
+    from adapters.group_commit import GroupCommitter
+
+    committer = GroupCommitter(app, max_wait=0.05)
+    stopped = app.receive_inbound("acme", CLIENT, "SM" + "c" * 32, "STOP")
+
+    async def mixed():
+        return await asyncio.gather(
+            committer.submit(app.receive_inbound, "acme", "+15559870001", "SM" + "d" * 32, "hello"),
+            committer.submit(app.request_outbound, "acme", stopped.conversation_id, "alice", "refused"),
+            return_exceptions=True)
+
+    ok, refused = asyncio.run(mixed())
+    assert isinstance(refused, OptedOut) and committer.fallbacks == 1
+    assert len(app.conversation("acme", ok.conversation_id).messages) == 1
