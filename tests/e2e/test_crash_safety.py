@@ -1,0 +1,65 @@
+"""A burst of 1,000 inbound texts while the relay and the Faust worker are killed with
+SIGKILL at random moments and restarted: afterwards every text is in the inbox exactly
+once, in order within its conversation."""
+import asyncio
+import random
+import signal
+
+import psycopg
+
+from tests.e2e.harness import eventually
+
+CLIENTS, TEXTS_EACH = 50, 20
+
+
+async def _burst(firm, numbers):
+    async def one_client(number):
+        for i in range(TEXTS_EACH):  # sequential per client: defines the order to preserve
+            await firm.text_in(number, f"{number[-4:]}-{i:02d}")
+
+    await asyncio.gather(*(one_client(n) for n in numbers))
+
+
+async def _kill_and_restart(running, stop: asyncio.Event, kills: list):
+    rng = random.Random()
+    while not stop.is_set():
+        await asyncio.sleep(rng.uniform(0.2, 1.2))
+        name = rng.choice(["relay", "worker"])
+        await asyncio.to_thread(running.kill, name, signal.SIGKILL)
+        kills.append(name)
+        await asyncio.sleep(rng.uniform(0.0, 0.5))
+        await asyncio.to_thread(running.restart, name)
+
+
+async def test_burst_survives_sigkill_of_relay_and_worker(firm, running):
+    numbers = [f"+1555{n:07d}" for n in random.sample(range(10_000_000), CLIENTS)]
+    stop, kills = asyncio.Event(), []
+    killer = asyncio.create_task(_kill_and_restart(running, stop, kills))
+    try:
+        await _burst(firm, numbers)
+    finally:
+        stop.set()
+        await killer
+    for name in ("relay", "worker"):
+        if not running.is_running(name):
+            await asyncio.to_thread(running.restart, name)
+    assert {"relay", "worker"} <= set(kills), f"both must be killed at least once, got {kills}"
+    print(f"killed: {kills}")
+
+    def rows():
+        with psycopg.connect(running.settings.database_url) as conn:
+            return conn.execute(
+                "SELECT conversation_id, seq, message_id FROM pj_messages.messages WHERE firm_id = %s "
+                "ORDER BY conversation_id, seq", (firm.firm_id,)).fetchall()
+
+    async def all_arrived():
+        found = await asyncio.to_thread(rows)
+        return found if len(found) >= CLIENTS * TEXTS_EACH else None
+    await eventually(all_arrived, timeout=120, interval=0.5)
+    await asyncio.sleep(2)  # anything still in flight would show up as an extra row now
+    assert len(await asyncio.to_thread(rows)) == CLIENTS * TEXTS_EACH
+
+    for number in numbers:
+        conv = await firm.conversation_with(number)
+        bodies = [m["body"] for m in await firm.messages(conv["id"], limit=200)]
+        assert bodies == [f"{number[-4:]}-{i:02d}" for i in range(TEXTS_EACH)], number
