@@ -116,6 +116,10 @@ class Texting(DeliveryUseCases, InboxUseCases, DirectoryUseCases, Application):
         claim = self.get_or_none(number_claim_id(number))
         return claim.firm_id if claim else None
 
+    def is_blocked(self, conversation_id: UUID) -> bool:
+        conv = self.get_or_none(conversation_id)
+        return bool(conv is not None and conv.blocked)
+
     def conversation(self, firm_id: str, conversation_id: UUID) -> Conversation:
         """The firm's open conversation, or NotFound (other firms' and blocked ones alike)."""
         conv = self.get_or_none(conversation_id)
@@ -187,7 +191,7 @@ class Texting(DeliveryUseCases, InboxUseCases, DirectoryUseCases, Application):
             effect = consent.consent_effect(keyword)
             message_id = new_message_id()
             conv.receive(message_id=message_id, carrier_sid=carrier_sid,
-                         body_ct=self.sealer.seal(scope, body or ""), media=list(media or []),
+                         body_ct=self.sealer.seal(scope, body or ""), media=self._seal_media(scope, media),
                          rejected_media=list(rejected_media or []), keyword=keyword)
             if effect == "opt_out" and not conv.opted_out:
                 conv.opt_out(source="keyword", keyword=keyword, message_id=message_id)
@@ -199,6 +203,11 @@ class Texting(DeliveryUseCases, InboxUseCases, DirectoryUseCases, Application):
             return InboundOutcome(conv.id, message_id, effect=effect)
 
         return self.retrying(decide)
+
+    def _seal_media(self, scope: str, media: list[dict] | None) -> list[dict]:
+        """An image's digest identifies it: it is sealed like the body, so shredding covers it."""
+        return [{"id": m["id"], "content_type": m["content_type"], "size": m["size"],
+                 "sha256_ct": self.sealer.seal(scope, m["sha256"])} for m in media or []]
 
     def _answer_help(self, conv: Conversation, message_id: str, carrier_answered: bool) -> None:
         firm = self.firm(conv.firm_id)

@@ -132,6 +132,11 @@ class Container:
         return await asyncio.to_thread(fn, *args)
 
     def close(self) -> None:
+        if "media_intake" in self.__dict__:
+            try:
+                asyncio.get_running_loop().create_task(self.media_intake.aclose())
+            except RuntimeError:  # no loop running: nothing async to close politely
+                pass
         if "texting" in self.__dict__:
             self.texting.close()
         if "pool" in self.__dict__:

@@ -19,6 +19,7 @@ from projections.registry import ALL
 from projections.writer import ProjectionWriter
 from streams.dispatch import Dispatcher, sender_offsets
 from streams.envelope import Event, decode
+from streams.mailer import Mailer
 
 log = logging.getLogger("firmtext.worker")
 
@@ -38,8 +39,11 @@ def to_events(batch) -> list[Event]:
 def create_app(settings: Settings, container: Container | None = None) -> faust.App:
     """Build (not start) the worker app for ``settings``."""
     container = container or Container(settings, pool_size=4)
+    datadir = settings.var_dir / "faust" / settings.app_id
+    datadir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
     app = faust.App(
         settings.app_id, broker=f"kafka://{container.kafka_bootstrap}", store="memory://",
+        datadir=str(datadir),  # never the current directory
         autodiscover=False, web_enabled=False, topic_disable_leader=True, topic_allow_declare=False,
         consumer_auto_offset_reset="earliest", broker_session_timeout=6.0, broker_heartbeat_interval=1.0,
         broker_commit_every=500, stream_wait_empty=False)
@@ -89,5 +93,11 @@ def create_app(settings: Settings, container: Container | None = None) -> faust.
         async for item in stream.events():
             for event in to_events([item]):
                 await (await dispatcher()).handle(event)
+
+    mailer = Mailer(container)  # connects on its first tick
+
+    @app.timer(1.0, name="mail")
+    async def mail_notifications() -> None:
+        await mailer.tick()
 
     return app

@@ -5,7 +5,8 @@ import time
 
 from fastapi import FastAPI, Request
 
-from adapters.http import errors, routes_conversations, routes_directory, routes_ops, routes_webhooks
+from adapters.http import (errors, routes_consent, routes_conversations, routes_directory, routes_media,
+                           routes_notifications, routes_ops, routes_print, routes_webhooks)
 from firmtext.bootstrap import Container
 
 
@@ -15,13 +16,8 @@ def create_app(container: Container) -> FastAPI:
                               "Contract: shared/API.md; events: docs/events.md.")
     app.state.container = container
     errors.install(app)
-    for module in (routes_ops, routes_webhooks, routes_directory, routes_conversations):
-        app.include_router(module.router)
-    for module_name in ("routes_media", "routes_notifications", "routes_print"):
-        try:
-            module = __import__(f"adapters.http.{module_name}", fromlist=["router"])
-        except ModuleNotFoundError:
-            continue
+    for module in (routes_ops, routes_webhooks, routes_directory, routes_conversations, routes_consent,
+                   routes_media, routes_print, routes_notifications):
         app.include_router(module.router)
 
     @app.middleware("http")

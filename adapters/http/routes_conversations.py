@@ -15,6 +15,7 @@ from adapters.http.views import conversation_view
 from adapters.phone import to_e164
 from domain.errors import MediaNotSupported, NotFound
 from domain.ids import contact_id_of
+from domain.texting import conversation_scope
 from domain.use_cases_directory import directory_scope
 from firmtext.bootstrap import Container
 
@@ -75,7 +76,8 @@ async def compose(request: Request, who: Caller = Depends(texting_user), c: Cont
         conv, created = c.texting.open_conversation(who.firm_id, to_e164(phone), who.user_id)
         return (201 if created else 200), conversation_view(conv, who.user_id, c.reads)
 
-    return await c.run_sync(run_idempotently, c, who, request, raw, act)
+    return await c.run_sync(run_idempotently, c, who, request, raw, act,
+                            lambda payload: conversation_scope(payload["id"]))
 
 
 @router.get("/conversations/{conversation_id}")
@@ -108,7 +110,7 @@ async def send_message(conversation_id: str, request: Request, who: Caller = Dep
     def act():
         return 202, {"message": c.texting.request_outbound(who.firm_id, conv_id, who.user_id, body)}
 
-    return await c.run_sync(run_idempotently, c, who, request, raw, act)
+    return await c.run_sync(run_idempotently, c, who, request, raw, act, lambda _: conversation_scope(conv_id))
 
 
 def _simple(action: str):

@@ -55,7 +55,10 @@ async def inbound_message(request: Request, c: Container = Depends(container)):
     if firm_id is None:
         return error_response(404, "unknown_number", "No firm texts from that number.")
     conversation_id = conversation_id_of(firm_id, c.sealer.phone_hash(firm_id, sender))
-    media, rejected = ([], []) if not text.media else await c.media_intake.ingest(firm_id, conversation_id, text)
+    media, rejected = [], []
+    if text.media and not await c.run_sync(c.texting.is_blocked, conversation_id):
+        # A blocked number's images are never fetched: nothing of them may land on disk.
+        media, rejected = await c.media_intake.ingest(firm_id, conversation_id, text)
     # Twilio sets OptOutType when its own Advanced Opt-Out already answered the keyword.
     carrier_answered = bool(text.extra.get("OptOutType"))
     outcome = await c.committer.submit(c.texting.receive_inbound, firm_id, sender, text.message_sid, text.body,
