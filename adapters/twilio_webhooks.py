@@ -9,27 +9,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from domain.statuses import FINAL, RANK, moves_forward
+
 MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
 _WHOLE = re.compile(r"[0-9]{1,9}")  # ASCII digits only: str.isdigit() accepts "²"
 
-# Twilio message statuses in lifecycle order. Outcomes share a rank so that one
-# outcome never replaces another; `read` (WhatsApp/RCS) may follow `delivered`.
-STATUS_RANK: dict[str, int] = {
-    "accepted": 0,
-    "scheduled": 1,
-    "queued": 2,
-    "sending": 3,
-    "sent": 4,
-    "receiving": 4,
-    "received": 5,
-    "delivered": 6,
-    "undelivered": 6,
-    "failed": 6,
-    "canceled": 6,
-    "read": 7,
-}
-# Failures are final: nothing, not even a late "delivered", moves them.
-FINAL_STATUSES = frozenset({"undelivered", "failed", "canceled", "read"})
+# The status vocabulary and its order are the domain's (domain/statuses.py).
+STATUS_RANK, FINAL_STATUSES = RANK, FINAL
 
 _CONSUMED = {"MessageSid", "From", "To", "Body", "NumMedia"}
 _MEDIA_KEY = re.compile(r"Media(Url|ContentType)\d+")
@@ -132,17 +118,9 @@ def parse_status(form: Mapping[str, str]) -> StatusUpdate:
 
 
 def is_forward(current: str | None, new: str) -> bool:
-    """True when moving a message from ``current`` to ``new`` advances it.
-
-    Callbacks arrive in any order: a late ``sent`` never undoes ``delivered``, and
-    a final state (failed, undelivered, canceled, read) never changes again.
-    """
-    if new not in STATUS_RANK:
-        raise ValueError(f"unknown message status {new!r}")
-    if current is None:
-        return True
-    if current not in STATUS_RANK:
-        raise ValueError(f"unknown message status {current!r}")
-    if current in FINAL_STATUSES:
-        return False
-    return STATUS_RANK[new] > STATUS_RANK[current]
+    """True when moving a message from ``current`` to ``new`` advances it (see domain/statuses.py).
+    Unlike the domain's rule, an unknown status here is the caller's mistake: ValueError."""
+    for status in (current, new):
+        if status is not None and status not in STATUS_RANK:
+            raise ValueError(f"unknown message status {status!r}")
+    return moves_forward(current, new)

@@ -83,7 +83,7 @@ def test_status_rank_covers_twilios_statuses():
 @pytest.mark.parametrize("current, new, forward", [
     (None, "sent", True), ("queued", "sent", True), ("sent", "delivered", True),
     ("queued", "delivered", True), ("sent", "undelivered", True), ("queued", "failed", True),
-    ("delivered", "read", True), ("scheduled", "canceled", True), ("accepted", "queued", True),
+    ("delivered", "read", False), ("scheduled", "canceled", True), ("accepted", "queued", True),
     ("delivered", "sent", False), ("sent", "queued", False), ("sent", "sent", False),
     ("delivered", "failed", False), ("delivered", "undelivered", False),
     ("failed", "delivered", False), ("undelivered", "delivered", False), ("undelivered", "read", False),
