@@ -49,6 +49,12 @@ CREATE TABLE IF NOT EXISTS media_objects (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS media_objects_conversation ON media_objects (conversation_id);
+-- One row per notification row handed to SMTP (sent_at NULL: settled without sending,
+-- e.g. no address or refused for good); see streams/mailer.py.
+CREATE TABLE IF NOT EXISTS email_deliveries (
+    notification_id text PRIMARY KEY,
+    sent_at timestamptz
+);
 """
 
 

@@ -33,6 +33,7 @@ CREATE TABLE {schema}.notifications (id text PRIMARY KEY, firm_id text NOT NULL,
     in_app boolean NOT NULL, email boolean NOT NULL, desktop boolean NOT NULL, created_at timestamptz NOT NULL);
 CREATE INDEX ON {schema}.notifications (firm_id, user_id, seq DESC);
 CREATE INDEX ON {schema}.notifications (conversation_id);
+CREATE INDEX ON {schema}.notifications (created_at) WHERE email;  -- the mailer's scan
 CREATE TABLE {schema}.conversation_state (conversation_id text PRIMARY KEY, firm_id text NOT NULL,
     participants jsonb NOT NULL, muted jsonb NOT NULL, "left" jsonb NOT NULL);
 CREATE TABLE {schema}.users (stream_id text PRIMARY KEY, firm_id text NOT NULL, user_id text NOT NULL,

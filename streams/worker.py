@@ -96,6 +96,12 @@ def create_app(settings: Settings, container: Container | None = None) -> faust.
 
     mailer = Mailer(container)  # connects on its first tick
 
+    @app.timer(60.0, name="sweep-shredded-media")
+    async def sweep_media() -> None:
+        from adapters.media_sweep import sweep_shredded_media
+
+        await asyncio.to_thread(sweep_shredded_media, container.media_store, container.pool)
+
     @app.timer(1.0, name="mail")
     async def mail_notifications() -> None:
         await mailer.tick()

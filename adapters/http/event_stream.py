@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
+import threading
 
 import psycopg
 from psycopg import sql
@@ -51,14 +53,17 @@ class NotificationBell:
         if self._task is None and not self.stopping:
             self._loop = asyncio.get_running_loop()
             self._task = self._loop.create_task(self._listen(), name="notification-bell")
+            _stop_first_on_exit_signals(self)
         waiter = asyncio.Event()
         self._waiters.add(waiter)
         return waiter
 
     def unsubscribe(self, waiter: asyncio.Event) -> None:
+        """Forget a closed stream's event."""
         self._waiters.discard(waiter)
 
     def ring(self) -> None:
+        """Wake every subscribed stream (each then looks for its own new rows)."""
         for waiter in list(self._waiters):
             waiter.set()
 
@@ -101,15 +106,22 @@ def bell_of(app, database_url: str) -> NotificationBell:
     return bell
 
 
-def ending_streams_on_exit(app, handle_exit):
-    """Wrap uvicorn's signal handler so open streams end at once on shutdown.
+def _stop_first_on_exit_signals(bell: NotificationBell) -> None:
+    """Chain the server's SIGTERM/SIGINT handlers so open streams end at once.
 
     uvicorn waits for responses in flight before its lifespan shutdown, and an event
-    stream never finishes by itself: without this, every shutdown would sit out the
-    graceful timeout and then cancel the streams.
+    stream never finishes by itself: without this every shutdown would sit out the
+    graceful timeout and then cut the streams. The server installed its handlers
+    before serving (in each worker process), so they are there to chain by now.
     """
-    def handler(sig, frame) -> None:
-        # A stream opening after this point finds the bell stopped and ends at once.
-        bell_of(app, app.state.container.database_url).stop()
-        handle_exit(sig, frame)
-    return handler
+    if threading.current_thread() is not threading.main_thread():
+        return  # signals belong to the main thread; elsewhere the server cancels streams
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue  # default or ignored: no server handler, leave the process's behaviour alone
+
+        def handler(signum, frame, previous=previous) -> None:
+            bell.stop()
+            previous(signum, frame)
+        signal.signal(sig, handler)

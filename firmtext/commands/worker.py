@@ -1,12 +1,27 @@
-"""``firmtext worker``: the Faust worker (projections and the SMS sender)."""
+"""``firmtext worker``: the Faust worker (projections, the SMS sender, the mailer).
+
+Faust can crash on its own during consumer-group rebalances (a known class of upstream
+bugs). Every agent resumes from positions stored in PostgreSQL, so a restart is always
+safe: by default this command supervises the Faust process and restarts it after a
+crash, with backoff; SIGTERM/SIGINT stop it for good.
+"""
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
+import subprocess
+import sys
+import time
 
+from firmtext import logs
 from firmtext.config import Settings
+from firmtext.infra.processes import die_with_parent_hook
+
+log = logging.getLogger("firmtext.worker")
 
 
-def run(args: argparse.Namespace) -> int:
+def run_faust() -> int:
     from faust.worker import Worker
 
     from streams.worker import create_app
@@ -18,8 +33,43 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def supervise() -> int:
+    """Run the Faust worker as a child; restart it whenever it dies without being asked to."""
+    logs.configure(Settings.from_env().log_level)
+    stopping = False
+    child: subprocess.Popen | None = None
+
+    def stop(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+        if child and child.poll() is None:
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    backoff = 1.0
+    while not stopping:
+        started = time.monotonic()
+        # If the supervisor itself is killed, the kernel takes the Faust process down too.
+        child = subprocess.Popen([sys.executable, "-m", "firmtext", "worker", "--no-supervise"],
+                                 preexec_fn=die_with_parent_hook())
+        code = child.wait()
+        if stopping:
+            return 0
+        backoff = 1.0 if time.monotonic() - started > 60 else min(backoff * 2, 30.0)
+        log.error("the Faust worker exited with status %s; restarting in %.0f s", code, backoff)
+        time.sleep(backoff)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_faust() if args.no_supervise else supervise()
+
+
 def register(sub) -> None:
-    p = sub.add_parser("worker", help="run the Faust worker: projections and the SMS sender",
+    p = sub.add_parser("worker", help="run the Faust worker: projections, the SMS sender and the mailer",
                        description="Consumes the events topic; scale out by running more (same "
-                                   "FIRMTEXT_APP_ID = same consumer group).")
+                                   "FIRMTEXT_APP_ID = same consumer group). Restarts Faust after a crash.")
+    p.add_argument("--no-supervise", action="store_true",
+                   help="run Faust in this process and exit when it stops (for an external supervisor)")
     p.set_defaults(func=run)

@@ -2,10 +2,19 @@ import httpx
 import pytest
 
 from tests.e2e.harness import Firm
+from tests.mailbox import Mailbox
 
 
 @pytest.fixture(scope="session")
-def running(stack):
+def mailbox(test_settings):
+    """A real SMTP server on the stack's smtp_port, up before the stack starts."""
+    box = Mailbox(test_settings.smtp_port).start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def running(stack, mailbox):
     """The whole stack (migrate, simulator, api, relay, worker) for the session."""
     return stack()
 

@@ -227,3 +227,31 @@ async def test_media_endpoint_serves_only_the_firms_own_images(simulator, pool, 
         assert fetch(client, FIRM_ID, item["id"]).status_code == 404  # key gone: unreadable at once
         assert container.shred_media(conv) == 1
         assert fetch(client, FIRM_ID, item["id"]).status_code == 404
+
+
+def test_sweep_finishes_shredding_left_half_done_by_a_crash(tmp_path, database_url):
+    """Key destroyed, files still there (the process died between the two): the sweep removes them."""
+    import uuid
+
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+    from adapters.keystore import PostgresKeyStore
+    from adapters.media_store import FilesystemMediaStore
+    from adapters.media_sweep import sweep_shredded_media
+    from adapters.pg_schema import apply_core
+    from adapters.sealer import AesGcmSealer
+    from domain.texting import conversation_scope
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        apply_core(conn)
+    with ConnectionPool(database_url, kwargs={"autocommit": True}) as pool:
+        sealer = AesGcmSealer(PostgresKeyStore(pool), b"s" * 32)
+        store = FilesystemMediaStore(tmp_path, sealer)
+        blocked, kept = uuid.uuid4(), uuid.uuid4()
+        for conv in (blocked, kept):
+            store.put(conv, uuid.uuid4().hex, b"GIF89a...")
+        sealer.destroy(conversation_scope(blocked))
+        assert sweep_shredded_media(store, pool) == 1
+        assert not (tmp_path / str(blocked)).exists() and (tmp_path / str(kept)).exists()
+        assert sweep_shredded_media(store, pool) == 0
