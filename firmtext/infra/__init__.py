@@ -1,0 +1,10 @@
+"""Local infrastructure firmtext starts for itself, and its process supervisor.
+
+- ``kafka``: ``ensure_kafka(settings) -> bootstrap``, ``stop_kafka(settings)``
+- ``postgres``: ``ensure_postgres(settings, database) -> url``, ``stop_postgres(settings)``,
+  ``create_database(url, name)``, ``drop_database(url, name)``
+- ``services``: both at once (``start_infrastructure``, ``stop_infrastructure``, ``status``)
+- ``stack``: ``Stack`` runs migrate, simulator, api, relay and worker as child processes
+
+Nothing is imported or started here: importing a module never does I/O.
+"""
