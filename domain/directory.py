@@ -86,7 +86,10 @@ class Contact(Aggregate):
         self.deleted = False
 
     @event("Updated")
-    def update(self, name: str, kind: str, phone_hashes: list[str], phones_ct: list[str]) -> None:
+    def update(self, name: str, kind: str, phone_hashes: list[str], phones_ct: list[str],
+               contact_id: str | None = None) -> None:
+        # contact_id rides along so a projection that dropped a deleted contact's row can
+        # re-create it when the contact is synced again (None only in events stored before).
         self.name, self.kind = name, kind
         self.phone_hashes, self.phones_ct = list(phone_hashes), list(phones_ct)
         self.deleted = False
@@ -109,7 +112,8 @@ class Case(Aggregate):
         self.deleted = False
 
     @event("Updated")
-    def update(self, name: str, contact_ids: list[str]) -> None:
+    def update(self, name: str, contact_ids: list[str], case_id: str | None = None) -> None:
+        # case_id rides along for the same reason as Contact.update's contact_id.
         self.name, self.contact_ids = name, list(contact_ids)
         self.deleted = False
 

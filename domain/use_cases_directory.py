@@ -92,7 +92,7 @@ class DirectoryUseCases:
                 contact = Contact(firm_id=firm_id, contact_id=contact_id, name=name, kind=kind,
                                   phone_hashes=hashes, phones_ct=sealed)
             else:
-                contact.update(name=name, kind=kind, phone_hashes=hashes, phones_ct=sealed)
+                contact.update(name=name, kind=kind, phone_hashes=hashes, phones_ct=sealed, contact_id=contact_id)
             self.save(contact)
             return contact
 
@@ -111,7 +111,7 @@ class DirectoryUseCases:
             elif not case.deleted and (case.name, case.contact_ids) == (name, contact_ids):
                 return case
             else:
-                case.update(name=name, contact_ids=contact_ids)
+                case.update(name=name, contact_ids=contact_ids, case_id=case_id)
             self.save(case)
             return case
 
