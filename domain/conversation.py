@@ -65,7 +65,9 @@ class Conversation(Aggregate):
     def request_outbound(self, message_id: str, user_id: str, body_ct: str) -> None:
         self.messages[message_id] = {"direction": "outbound", "status": "queued", "carrier_sid": None}
         if user_id != SYSTEM_USER:
-            # Participating turns the sender's notifications back on and rejoins them.
+            # Participating turns the sender's notifications back on and rejoins them;
+            # a conversation someone writes in again is no longer done with.
+            self.archived = False
             self.participants.add(user_id)
             self.left.discard(user_id)
             self.muted.discard(user_id)

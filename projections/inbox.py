@@ -69,9 +69,10 @@ def _message(store: RowStore, event: Event, direction: str, sender: str | None, 
                             "status": status, "created_at": event.occurred_at}
     conv["last_activity_at"] = event.occurred_at
     conv["message_count"] += 1
+    if direction == "inbound" or sender != SYSTEM_USER:
+        conv["archived"] = False  # a new inbound text, or staff writing again, brings it back
     if direction == "inbound":
         conv["inbound_count"] += 1
-        conv["archived"] = False  # a new inbound text brings an archived conversation back
     store.put(CONVERSATIONS, conv)
 
 

@@ -152,3 +152,11 @@ def test_a_refused_command_in_a_batch_does_not_leak_its_neighbours_changes(app):
     ok, refused = asyncio.run(mixed())
     assert isinstance(refused, OptedOut) and committer.fallbacks == 1
     assert len(app.conversation("acme", ok.conversation_id).messages) == 1
+
+
+def test_sending_in_an_archived_conversation_brings_it_back(app):
+    conv, _ = app.open_conversation("acme", CLIENT, "alice")
+    app.archive("acme", conv.id, "alice")
+    assert app.conversation("acme", conv.id).archived
+    app.request_outbound("acme", conv.id, "bob", "one more thing")
+    assert not app.conversation("acme", conv.id).archived
