@@ -14,22 +14,20 @@ import psycopg
 
 from domain.texting import Texting
 from streams.audit import Break, ChainVerifier
-from streams.relay import Relay
+from streams.relay import chain_envelopes
 
 BATCH = 1000
 
 
 def stored_envelopes(texting: Texting, batch: int = BATCH) -> Iterator[dict]:
     """Every stored event as the relay publishes it, in notification order."""
-    # Only the relay's pure envelope builder is used: no database URL, producer or topic.
-    builder = Relay(texting, database_url="", producer=None, topic="")
     heads: dict = {}
     start = 1
     while True:
         notifications = list(texting.recorder.select_notifications(start=start, limit=batch))
         if not notifications:
             return
-        yield from builder._envelopes(notifications, heads)
+        yield from chain_envelopes(texting, notifications, heads)
         start = notifications[-1].id + 1
 
 

@@ -22,6 +22,22 @@ LOCK_KEY = 7_013_001  # pg advisory lock id of "the relay"
 BATCH = 1000
 
 
+def chain_envelopes(texting: Texting, notifications: list, heads: dict) -> list[dict]:
+    """The envelopes of stored ``notifications``, hash-chained onto ``heads``
+    (stream id -> (firm id, version, hash)), which it advances. Pure and deterministic:
+    the same stored events and heads always give byte-identical envelopes."""
+    envelopes = []
+    for n in notifications:
+        event = texting.mapper.to_domain_event(n)
+        sid = str(event.originator_id)
+        firm_id, _version, prev = heads.get(sid, (None, 0, GENESIS))
+        firm_id = firm_id or getattr(event, "firm_id", None) or "_system"
+        env = build_envelope(domain_event=event, notification_id=n.id, firm_id=firm_id, prev_hash=prev)
+        heads[sid] = (firm_id, env["stream_version"], env["hash"])
+        envelopes.append(env)
+    return envelopes
+
+
 class Relay:
     """Moves stored events to ``topic``. Use :meth:`run` in the relay process."""
 
@@ -42,18 +58,6 @@ class Relay:
                                 "WHERE stream_id = ANY(%s::uuid[])", (ids,)).fetchall()
             heads = {r[0]: (r[1], r[2], r[3]) for r in rows}
         return list(notifications), heads
-
-    def _envelopes(self, notifications: list, heads: dict) -> list[dict]:
-        envelopes = []
-        for n in notifications:
-            event = self.texting.mapper.to_domain_event(n)
-            sid = str(event.originator_id)
-            firm_id, _version, prev = heads.get(sid, (None, 0, GENESIS))
-            firm_id = firm_id or getattr(event, "firm_id", None) or "_system"
-            env = build_envelope(domain_event=event, notification_id=n.id, firm_id=firm_id, prev_hash=prev)
-            heads[sid] = (firm_id, env["stream_version"], env["hash"])
-            envelopes.append(env)
-        return envelopes
 
     def _commit(self, conn: psycopg.Connection, envelopes: list[dict]) -> None:
         last = {}
@@ -76,7 +80,7 @@ class Relay:
         notifications, heads = await asyncio.to_thread(self._read_batch, conn)
         if not notifications:
             return 0
-        envelopes = await asyncio.to_thread(self._envelopes, notifications, heads)
+        envelopes = await asyncio.to_thread(chain_envelopes, self.texting, notifications, heads)
         futures = [await self.producer.send(self.topic, encode(e), key=e["firm_id"].encode())
                    for e in envelopes]
         await asyncio.gather(*futures)

@@ -120,6 +120,12 @@ class ReadModels:
                 "status": r["status"], "error_code": r["error_code"], "created_at": r["created_at"].isoformat(),
                 "updated_at": r["updated_at"].isoformat()}
 
+    def consent_history(self, firm_id: str, conversation_id: str) -> list[dict]:
+        """Every opt-out and opt-in of the conversation's number, oldest first."""
+        return [{**h, "at": h["at"].isoformat()} for h in self._rows(
+            "SELECT change, source, keyword, message_id, at FROM pj_inbox.consent_history "
+            "WHERE firm_id = %s AND conversation_id = %s ORDER BY seq", (firm_id, conversation_id))]
+
     # -- directory ------------------------------------------------------------------
     def search_contacts(self, firm_id: str, q: str, limit: int, after: list | None):
         rows = self._rows("SELECT contact_id, name, kind, phones_ct FROM pj_links.contacts WHERE firm_id = %s "

@@ -17,11 +17,8 @@ router = APIRouter(prefix="/v1", tags=["consent"])
 
 def consent_view(c: Container, firm_id: str, conversation_id) -> dict:
     conv = c.texting.conversation(firm_id, conversation_id)
-    history = c.reads._rows(
-        "SELECT change, source, keyword, message_id, at FROM pj_inbox.consent_history "
-        "WHERE firm_id = %s AND conversation_id = %s ORDER BY seq", (firm_id, str(conv.id)))
     return {"conversation_id": str(conv.id), "opted_out": conv.opted_out,
-            "history": [{**h, "at": h["at"].isoformat()} for h in history]}
+            "history": c.reads.consent_history(firm_id, str(conv.id))}
 
 
 @router.get("/conversations/{conversation_id}/consent")

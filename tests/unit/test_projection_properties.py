@@ -28,7 +28,7 @@ from projections.messages import MESSAGES, MESSAGES_PROJECTION
 from projections.registry import ALL
 from projections.store import MemoryStore
 from streams.envelope import Event
-from streams.relay import Relay
+from streams.relay import chain_envelopes
 from tests.unit.fakes import in_memory_texting
 
 FIRMS = ("f0", "f1", "f2")
@@ -141,7 +141,7 @@ class World:
 def events_of(app, partitions: int) -> list[Event]:
     """The stored events as the relay publishes them, on ``partitions`` partitions by firm."""
     notifications = list(app.recorder.select_notifications(start=1, limit=100_000))
-    envelopes = Relay(app, database_url="", producer=None, topic="unused")._envelopes(notifications, {})
+    envelopes = chain_envelopes(app, notifications, {})
     offsets: dict[int, int] = {}
     events = []
     for env in envelopes:
