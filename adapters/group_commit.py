@@ -56,8 +56,10 @@ class GroupCommitter:
         self.commands += len(commands)
         if len(commands) > 1:
             try:
-                with self.texting.batch() as batch:
+                sealer = self.texting.sealer
+                with sealer.deferring(), self.texting.batch() as batch:
                     results = [fn(*args) for fn, args in commands]
+                    sealer.flush_deferred()  # keys are durable before the events sealed under them
                     self.texting.commit_batch(batch)
                 return [(True, r) for r in results]
             except Exception as exc:  # a refusal or a lost race: redo one by one

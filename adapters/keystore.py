@@ -16,6 +16,7 @@ class KeyDestroyed(Exception):
 class KeyStore(Protocol):
     def get(self, scope: str) -> bytes | None: ...
     def put_if_absent(self, scope: str, wrapped: bytes) -> bytes: ...
+    def put_many_if_absent(self, keys: dict[str, bytes]) -> set[str]: ...
     def destroy(self, scope: str) -> None: ...
 
 
@@ -35,6 +36,10 @@ class InMemoryKeyStore:
         if scope in self.destroyed:
             raise KeyDestroyed(scope)
         return self.keys.setdefault(scope, wrapped)
+
+    def put_many_if_absent(self, keys: dict[str, bytes]) -> set[str]:
+        return {scope for scope, wrapped in keys.items()
+                if scope in self.destroyed or self.keys.setdefault(scope, wrapped) != wrapped}
 
     def destroy(self, scope: str) -> None:
         self.keys.pop(scope, None)
@@ -64,6 +69,19 @@ class PostgresKeyStore:
         if row[1] is not None:
             raise KeyDestroyed(scope)
         return bytes(row[0])
+
+    def put_many_if_absent(self, keys: dict[str, bytes]) -> set[str]:
+        """Store many new keys in one transaction; returns the scopes where another key
+        (or a tombstone) was already there, i.e. where the caller's key is NOT the one kept."""
+        if not keys:
+            return set()
+        with self.pool.connection() as conn, conn.transaction():
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO data_keys (scope, wrapped) VALUES (%s, %s) ON CONFLICT (scope) DO NOTHING",
+                                list(keys.items()))
+            rows = conn.execute("SELECT scope, wrapped FROM data_keys WHERE scope = ANY(%s)", (list(keys),)).fetchall()
+        kept = {scope: bytes(wrapped) if wrapped is not None else None for scope, wrapped in rows}
+        return {scope for scope, wrapped in keys.items() if kept.get(scope) != wrapped}
 
     def destroy(self, scope: str) -> None:
         with self.pool.connection() as conn:

@@ -11,6 +11,7 @@ import hmac
 import os
 import threading
 import time
+from contextlib import contextmanager
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -40,6 +41,10 @@ def master_key_bytes(encoded: str) -> bytes:
     return key
 
 
+class KeyConflict(Exception):
+    """Deferred new keys lost a race: another process stored a key for the same scope."""
+
+
 class AesGcmSealer:
     """Implements :class:`domain.ports.Sealer`."""
 
@@ -49,6 +54,49 @@ class AesGcmSealer:
         self._hmac_key = hashlib.sha256(b"phone-hmac:" + master_key).digest()
         self._cache: dict[str, tuple[float, bytes]] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def _fresh_wrapped(self, scope: str) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._wrap.encrypt(nonce, AESGCM.generate_key(256), scope.encode())
+
+    def _remember(self, scope: str, wrapped: bytes) -> bytes:
+        key = self._wrap.decrypt(wrapped[:12], wrapped[12:], scope.encode())
+        with self._lock:
+            self._cache[scope] = (time.monotonic(), key)
+        return key
+
+    def new_scope(self, scope: str) -> None:
+        """A scope that never had a key (a new conversation): make one without looking.
+        Inside :meth:`deferring` it is only stored by :meth:`flush_deferred`."""
+        pending = getattr(self._local, "pending", None)
+        wrapped = self._fresh_wrapped(scope)
+        if pending is not None:
+            pending[scope] = wrapped
+            self._remember(scope, wrapped)
+        else:
+            self._remember(scope, self.keys.put_if_absent(scope, wrapped))
+
+    @contextmanager
+    def deferring(self):
+        """Group commit: new keys wait for :meth:`flush_deferred`, one statement for all.
+        Keys not flushed are forgotten on exit, so nothing is ever sealed under them again."""
+        self._local.pending = {}
+        try:
+            yield
+        finally:
+            pending, self._local.pending = self._local.pending, None
+            if pending:
+                with self._lock:
+                    for scope in pending:
+                        self._cache.pop(scope, None)
+
+    def flush_deferred(self) -> None:
+        """Store the deferred keys (before any ciphertext under them is committed)."""
+        pending = self._local.pending
+        if pending and self.keys.put_many_if_absent(pending):
+            raise KeyConflict("another process created a key for the same conversation")
+        self._local.pending = {}
 
     def _data_key(self, scope: str, create: bool) -> bytes | None:
         now = time.monotonic()
@@ -61,17 +109,12 @@ class AesGcmSealer:
             if wrapped is None:
                 if not create:
                     return None
-                nonce = os.urandom(12)
-                fresh = nonce + self._wrap.encrypt(nonce, AESGCM.generate_key(256), scope.encode())
-                wrapped = self.keys.put_if_absent(scope, fresh)
+                wrapped = self.keys.put_if_absent(scope, self._fresh_wrapped(scope))
         except KeyDestroyed:
             if create:
                 raise
             return None
-        key = self._wrap.decrypt(wrapped[:12], wrapped[12:], scope.encode())
-        with self._lock:
-            self._cache[scope] = (now, key)
-        return key
+        return self._remember(scope, wrapped)
 
     def seal(self, scope: str, plaintext: str) -> str:
         key = self._data_key(scope, create=True)

@@ -11,6 +11,9 @@ class Sealer(Protocol):
     def seal(self, scope: str, plaintext: str) -> str:
         """Ciphertext (text-safe) of ``plaintext`` under the key of ``scope``; creates the key."""
 
+    def new_scope(self, scope: str) -> None:
+        """Declare a scope that never had a key (saves looking for one)."""
+
     def open(self, scope: str, ciphertext: str) -> str | None:
         """Plaintext, or None when the scope's key was destroyed."""
 

@@ -139,6 +139,7 @@ class Texting(DeliveryUseCases, InboxUseCases, DirectoryUseCases, Application):
                 if conv.blocked:
                     raise Blocked("This number is blocked: the firm no longer texts with it.")
                 return conv, False
+            self.sealer.new_scope(conversation_scope(conv_id))
             phone_ct = self.sealer.seal(conversation_scope(conv_id), e164)
             conv = Conversation(firm_id=firm_id, phone_hash=phone_hash, phone_ct=phone_ct, started_by=by_user)
             self.save(conv)
@@ -178,6 +179,7 @@ class Texting(DeliveryUseCases, InboxUseCases, DirectoryUseCases, Application):
         def decide() -> InboundOutcome:
             conv = self.get_or_none(conv_id)
             if conv is None:
+                self.sealer.new_scope(scope)
                 conv = Conversation(firm_id=firm_id, phone_hash=phone_hash,
                                     phone_ct=self.sealer.seal(scope, e164), started_by=None)
             if conv.has_carrier_sid(carrier_sid):
