@@ -1,17 +1,23 @@
 """The PostgreSQL-backed RowStore: reads rows on first touch, keeps changes in memory,
 and flushes them with the batch's tracking rows in one transaction.
 
-``fresh=True`` is the rebuild mode: the tables started empty and every row ever
-written is still in memory, so nothing is read back from PostgreSQL.
+``fresh=True`` is the rebuild mode: this store is the only writer of its schema, so
+every row lives in memory (:meth:`load` reads what the tables already hold, e.g. when
+a rebuild resumes) and nothing is read back afterwards; rows are written in bulk
+(projections/bulk_write.py), and :meth:`take_changes` lets that overlap with the next
+batch.
 """
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from projections.bulk_write import TableChanges, values_of, write_changes
+from projections.fresh_rows import FreshRows
 from projections.store import MemoryStore, Table
 
 
@@ -22,9 +28,13 @@ def _normalise(table: Table, row: dict) -> dict:
 class PgStore:
     def __init__(self, conn: psycopg.Connection, schema: str, fresh: bool = False) -> None:
         self.conn, self.schema, self.fresh = conn, schema, fresh
-        self.memory = MemoryStore()
+        self.memory = FreshRows() if fresh else MemoryStore()
         self.loaded: set[tuple[str, tuple]] = set()
         self.dirty: dict[tuple[str, tuple], Table] = {}
+        # Fresh mode: per table, keys changed since the last flush, and keys with a row in PostgreSQL.
+        self.changed: dict[str, tuple[Table, set]] = {}
+        self.persisted: dict[str, set] = {}
+        self.flush_seconds = 0.0
 
     def _qualified(self, table: Table) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table.name))
@@ -39,8 +49,10 @@ class PgStore:
             self.memory.put(table, _normalise(table, row))
 
     def get(self, table: Table, key: tuple) -> dict | None:
+        if self.fresh:
+            return self.memory.get(table, key)
         key = tuple(key)
-        if not self.fresh and (table.name, key) not in self.loaded:
+        if (table.name, key) not in self.loaded:
             query = sql.SQL("SELECT * FROM {} WHERE {}").format(self._qualified(table), self._where(table.key))
             with self.conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
                 row = cur.execute(query, key).fetchone()
@@ -50,16 +62,42 @@ class PgStore:
         return self.memory.get(table, key)
 
     def put(self, table: Table, row: dict) -> None:
+        if self.fresh:
+            self._changed(table).add(self.memory.put(table, row))
+            return
         self.memory.put(table, row)
         key = (table.name, table.key_of(row))
         self.loaded.add(key)
         self.dirty[key] = table
 
     def delete(self, table: Table, key: tuple) -> None:
+        if self.fresh:
+            self.memory.delete(table, key)
+            self._changed(table).add(tuple(key))
+            return
         key = (table.name, tuple(key))
         self.memory.delete(table, key[1])
         self.loaded.add(key)
         self.dirty[key] = table
+
+    def _changed(self, table: Table) -> set:
+        entry = self.changed.get(table.name)
+        if entry is None:
+            entry = self.changed[table.name] = (table, set())
+        return entry[1]
+
+    def load(self, tables) -> int:
+        """Fresh mode: read every row ``tables`` already hold into memory; returns how many."""
+        count = 0
+        for table in tables:
+            query = sql.SQL("SELECT {} FROM {}").format(
+                sql.SQL(", ").join(sql.Identifier(c) for c in table.columns), self._qualified(table))
+            persisted = self.persisted.setdefault(table.name, set())
+            with self.conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+                for row in cur.execute(query):
+                    persisted.add(self.memory.put(table, _normalise(table, row)))
+                    count += 1
+        return count
 
     def select(self, table: Table, **equals) -> list[dict]:
         if not self.fresh:
@@ -69,8 +107,39 @@ class PgStore:
                     self._remember(table, row)
         return self.memory.select(table, **equals)
 
+    def take_changes(self) -> list[TableChanges]:
+        """Fresh mode: the rows changed since the last call, as values to write (copied out
+        of memory, so later batches may change the rows meanwhile)."""
+        taken = []
+        for table, keys in self.changed.values():
+            persisted = self.persisted.setdefault(table.name, set())
+            values, change = values_of(table), TableChanges(table)
+            for key in keys:
+                row = self.memory.row(table.name, key)
+                if row is None:
+                    if key in persisted:
+                        persisted.discard(key)
+                        change.deletes.append(key)
+                elif key in persisted:
+                    change.updates.append(values(row))
+                else:
+                    persisted.add(key)
+                    change.inserts.append(values(row))
+            taken.append(change)
+        self.changed.clear()
+        return taken
+
+    def write_changes(self, changes: list[TableChanges]) -> int:
+        """Fresh mode: write what :meth:`take_changes` took (in the caller's transaction)."""
+        began = time.perf_counter()
+        count = write_changes(self.conn, self.schema, changes)
+        self.flush_seconds += time.perf_counter() - began
+        return count
+
     def flush(self) -> int:
         """Write every changed row (upsert or delete); returns how many."""
+        if self.fresh:
+            return self.write_changes(self.take_changes())
         upserts: dict[str, tuple[Table, list]] = {}
         deletes: dict[str, tuple[Table, list]] = {}
         for (name, key), table in self.dirty.items():

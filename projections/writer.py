@@ -15,6 +15,9 @@ from projections.pg_store import PgStore
 from streams.envelope import Event
 
 NOTIFY_CHANNEL = "firmtext_notifications"
+# Live batches hold it shared; a rebuild's schema swap holds it exclusively, so no batch
+# is ever split between the old and the new schema (projections/swap.py).
+SWAP_LOCK = 7_013_002
 
 
 def ensure_schema(conn: psycopg.Connection, projection: Projection, schema: str | None = None) -> bool:
@@ -45,9 +48,13 @@ class ProjectionWriter:
                  schemas: dict[str, str] | None = None, fresh: bool = False) -> None:
         self.conn, self.projections, self.fresh = conn, projections, fresh
         self.schemas = schemas or {p.name: p.schema for p in projections}
-        # In fresh (rebuild) mode rows and tracking stay in memory across batches.
+        # In fresh (rebuild) mode rows and tracking stay in memory across batches; rows the
+        # schemas already hold (a resumed rebuild) are read once, here.
         self._stores = {p.name: PgStore(conn, self.schemas[p.name], fresh=True) for p in projections} if fresh else {}
         self._tracking: dict[str, dict[int, tuple[int, int]]] = {}
+        for p in projections if fresh else ():
+            self._stores[p.name].load(p.tables)
+            self._tracking[self.schemas[p.name]] = tracked(conn, self.schemas[p.name])
 
     def _tracking_of(self, schema: str) -> dict[int, tuple[int, int]]:
         if self.fresh:
@@ -56,22 +63,61 @@ class ProjectionWriter:
 
     def apply(self, events: list[Event]) -> int:
         """Apply ``events`` to every projection in one transaction (redeliveries are skipped)."""
+        if self.fresh:
+            self.write(self.prepare(events))
+            return len(events)
         with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (SWAP_LOCK,))
             for projection in self.projections:
                 schema = self.schemas[projection.name]
-                store = self._stores.get(projection.name) or PgStore(self.conn, schema)
+                store = PgStore(self.conn, schema)
                 touched = apply_new(projection, store, self._tracking_of(schema), events)
                 store.flush()
-                if touched:
-                    with self.conn.cursor() as cur:
-                        cur.executemany(sql.SQL(
-                            "INSERT INTO {}.tracking (partition, notification_id, kafka_offset) VALUES (%s, %s, %s) "
-                            "ON CONFLICT (partition) DO UPDATE SET notification_id = EXCLUDED.notification_id, "
-                            "kafka_offset = EXCLUDED.kafka_offset").format(sql.Identifier(schema)),
-                            [(p, n, o) for p, (n, o) in touched.items()])
-                if touched and projection.name == "notifications" and not self.fresh:
+                self._track(schema, touched)
+                if touched and projection.name == "notifications":
                     self.conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(NOTIFY_CHANNEL)))
         return len(events)
+
+    def prepare(self, events: list[Event]) -> list:
+        """Fresh mode, the first half of ``apply``: apply ``events`` in memory and take the
+        rows to write. Touches no connection, so it may run while :meth:`write` runs."""
+        newest: dict[int, tuple[int, int]] = {}  # partition -> (notification id, offset) newest in the batch
+        for event in events:
+            if event.notification_id > newest.get(event.partition, (0, -1))[0]:
+                newest[event.partition] = (event.notification_id, event.offset)
+        prepared = []
+        for projection in self.projections:
+            store = self._stores[projection.name]
+            positions = self._tracking_of(store.schema)
+            # Only the events it handles go through the projection (a rebuild applies millions);
+            # those it ignores change nothing but still count as applied, so tracking moves past them.
+            handled = [e for e in events if e.envelope["type"] in projection.handlers]
+            touched = apply_new(projection, store, positions, handled)
+            for partition, position in newest.items():
+                if position[0] > positions.get(partition, (0, -1))[0]:
+                    positions[partition] = touched[partition] = position
+            prepared.append((store, store.take_changes(), touched))
+        return prepared
+
+    def write(self, prepared: list) -> None:
+        """Fresh mode, the second half: write one prepared batch and its tracking in one transaction."""
+        with self.conn.transaction():
+            for store, changes, touched in prepared:
+                store.write_changes(changes)
+                self._track(store.schema, touched)
+
+    def _track(self, schema: str, touched: dict[int, tuple[int, int]]) -> None:
+        if touched:
+            with self.conn.cursor() as cur:
+                cur.executemany(sql.SQL(
+                    "INSERT INTO {}.tracking (partition, notification_id, kafka_offset) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (partition) DO UPDATE SET notification_id = EXCLUDED.notification_id, "
+                    "kafka_offset = EXCLUDED.kafka_offset").format(sql.Identifier(schema)),
+                    [(p, n, o) for p, (n, o) in touched.items()])
+
+    def flush_seconds(self) -> float:
+        """Fresh mode: time spent writing to PostgreSQL so far (the rest of ``apply`` is Python)."""
+        return sum(store.flush_seconds for store in self._stores.values())
 
     def resume_offsets(self) -> dict[int, int]:
         """partition -> next offset to read, the earliest any projection needs."""
