@@ -22,9 +22,11 @@ async def _burst(firm, numbers):
 
 async def _kill_and_restart(running, stop: asyncio.Event, kills: list):
     rng = random.Random()
+    victims = ["relay", "worker"]
+    rng.shuffle(victims)
     while not stop.is_set():
-        await asyncio.sleep(rng.uniform(0.2, 1.2))
-        name = rng.choice(["relay", "worker"])
+        await asyncio.sleep(rng.uniform(0.2, 1.0))
+        name = victims[len(kills) % 2]  # both, alternately; the moments are random
         await asyncio.to_thread(running.kill, name, signal.SIGKILL)
         kills.append(name)
         await asyncio.sleep(rng.uniform(0.0, 0.5))
