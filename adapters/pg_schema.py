@@ -39,6 +39,17 @@ CREATE TABLE IF NOT EXISTS side_effect_tracking (
     kafka_offset bigint NOT NULL,
     PRIMARY KEY (effect, partition)
 );
+CREATE TABLE IF NOT EXISTS projection_failures (
+    projection text NOT NULL,
+    partition int NOT NULL,
+    kafka_offset bigint NOT NULL,
+    notification_id bigint NOT NULL,
+    event_id text,
+    event_type text NOT NULL,
+    error text NOT NULL,
+    failed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (projection, partition, kafka_offset)
+);
 CREATE TABLE IF NOT EXISTS media_objects (
     media_id text PRIMARY KEY,
     firm_id text NOT NULL,

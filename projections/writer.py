@@ -7,6 +7,8 @@ is a redelivery (or a relay republish) and is skipped.
 """
 from __future__ import annotations
 
+import logging
+
 import psycopg
 from psycopg import sql
 
@@ -14,6 +16,7 @@ from projections.base import Projection, apply_new
 from projections.pg_store import PgStore
 from streams.envelope import Event
 
+log = logging.getLogger("firmtext.projections")
 NOTIFY_CHANNEL = "firmtext_notifications"
 # Live batches hold it shared; a rebuild's schema swap holds it exclusively, so no batch
 # is ever split between the old and the new schema (projections/swap.py).
@@ -66,17 +69,51 @@ class ProjectionWriter:
         if self.fresh:
             self.write(self.prepare(events))
             return len(events)
+        try:
+            self._apply_live(events, isolate=False)
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise  # the database is away: retrying later is the only answer
+        except Exception as exc:
+            # One bad event must not stop every firm on the partition: find it, set it
+            # aside in projection_failures, apply everything else.
+            log.error("a batch failed (%s); applying it event by event", type(exc).__name__)
+            self._apply_live(events, isolate=True)
+        return len(events)
+
+    def _apply_live(self, events: list[Event], isolate: bool) -> None:
         with self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (SWAP_LOCK,))
             for projection in self.projections:
                 schema = self.schemas[projection.name]
-                store = PgStore(self.conn, schema)
-                touched = apply_new(projection, store, self._tracking_of(schema), events)
-                store.flush()
+                positions = self._tracking_of(schema)
+                touched = {}
+                for chunk in ([e] for e in events) if isolate else [events]:
+                    try:
+                        with self.conn.transaction():  # a savepoint when isolating
+                            store = PgStore(self.conn, schema)
+                            touched.update(apply_new(projection, store, positions, chunk))
+                            store.flush()
+                    except (psycopg.OperationalError, psycopg.InterfaceError):
+                        raise
+                    except Exception as exc:
+                        if not isolate:
+                            raise
+                        touched.update(self._set_aside(projection, chunk[0], exc, positions))
                 self._track(schema, touched)
                 if touched and projection.name == "notifications":
                     self.conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(NOTIFY_CHANNEL)))
-        return len(events)
+
+    def _set_aside(self, projection: Projection, event: Event, exc: Exception, positions: dict) -> dict:
+        """Record an event the projection cannot apply and move past it."""
+        log.error("projection %s cannot apply %s (partition %s, offset %s): %s: %s", projection.name,
+                  event.type, event.partition, event.offset, type(exc).__name__, str(exc)[:200])
+        self.conn.execute(
+            "INSERT INTO projection_failures (projection, partition, kafka_offset, notification_id, event_id, "
+            "event_type, error) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (projection.name, event.partition, event.offset, event.notification_id,
+             event.envelope.get("event_id"), event.type, f"{type(exc).__name__}: {str(exc)[:500]}"))
+        positions[event.partition] = (event.notification_id, event.offset)
+        return {event.partition: positions[event.partition]}
 
     def prepare(self, events: list[Event]) -> list:
         """Fresh mode, the first half of ``apply``: apply ``events`` in memory and take the

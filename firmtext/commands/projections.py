@@ -67,7 +67,7 @@ def _status(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     container = Container(settings, pool_size=2)
-    relay = None
+    relay, failures = None, []
     try:
         ends = asyncio.run(end_offsets(container.kafka_bootstrap, settings.events_topic))
         with psycopg.connect(container.database_url, autocommit=True) as conn:
@@ -77,11 +77,16 @@ def _status(args: argparse.Namespace) -> int:
                 relayed, newest = relay_lag(conn, container.texting)
                 relay = {"relayed_notification_id": relayed, "newest_notification_id": newest,
                          "lag": newest - relayed}
+            if conn.execute("SELECT to_regclass('projection_failures')").fetchone()[0]:
+                failures = [{"projection": f[0], "partition": f[1], "offset": f[2], "event_type": f[3],
+                             "error": f[4], "failed_at": f[5].isoformat()} for f in conn.execute(
+                    "SELECT projection, partition, kafka_offset, event_type, error, failed_at "
+                    "FROM projection_failures ORDER BY failed_at").fetchall()]
     finally:
         container.close()
     if args.json:
         print(json.dumps({"topic": settings.events_topic, "relay": relay,
-                          "projections": [r.as_dict() for r in rows]}, indent=2))
+                          "projections": [r.as_dict() for r in rows], "failures": failures}, indent=2))
         return 0
     print("relay: no relay_position table (run `firmtext migrate`)" if relay is None else
           f"relay: published up to notification {relay['relayed_notification_id']:,} of "
@@ -91,6 +96,12 @@ def _status(args: argparse.Namespace) -> int:
     for r in rows:
         applied = "-" if r.applied_offset is None else f"{r.applied_offset:,}"
         print(f"{r.schema:<28} {r.partition:>9} {applied:>10} {r.end_offset:>10,} {r.lag:>8,}")
+    if failures:
+        # Set aside by the worker so the rest could go on; fix the cause, then rebuild.
+        print(f"\n{len(failures)} event(s) a projection could not apply (see docs/operations.md):")
+        for f in failures:
+            print(f"  {f['projection']}: {f['event_type']} at partition {f['partition']} offset {f['offset']}: "
+                  f"{f['error']}")
     return 0
 
 
