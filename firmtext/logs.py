@@ -4,19 +4,21 @@ from __future__ import annotations
 import logging
 import re
 
-_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+from adapters.phone import mask_phone
+
+_PHONE = re.compile(r"\+?\(?\d[\d\s().-]{6,}\d")
 
 
-def mask_phone(text: str) -> str:
-    """Hide all but the last four digits of anything that looks like a phone number."""
-    return _PHONE.sub(lambda m: "***" + re.sub(r"\D", "", m.group())[-4:], text)
+def mask_phones_in(text: str) -> str:
+    """Hide all but the last four digits of anything in ``text`` that looks like a phone number."""
+    return _PHONE.sub(lambda m: mask_phone(m.group()), text)
 
 
 class _MaskPhones(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask_phone(str(record.msg))
+        record.msg = mask_phones_in(str(record.msg))
         if record.args:
-            record.args = tuple(mask_phone(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(mask_phones_in(a) if isinstance(a, str) else a for a in record.args)
         return True
 
 

@@ -79,13 +79,19 @@ async def test_after_a_reply_only_participants_are_notified(settings, http):
     assert [n["kind"] for n in (await bell(firm, "bob"))["notifications"]] == ["new_number"]
 
 
-async def test_mute_silences_and_sending_unmutes(settings, http):
+async def both_participating(settings, http):
+    """A firm whose alice and bob have both replied to a new client: (firm, client, conversation id)."""
     firm = await setup(settings, http, alice={}, bob={})
     client = random_number()
     await firm.text_in(client, "one")
     conv = (await bell_has(firm, "bob", 1))[0]["conversation_id"]
     await reply(firm, "alice", conv)
     await reply(firm, "bob", conv)
+    return firm, client, conv
+
+
+async def test_mute_silences_and_sending_unmutes(settings, http):
+    firm, client, conv = await both_participating(settings, http)
     assert (await firm.as_user("bob", "POST", f"/v1/conversations/{conv}/mute")).json()["muted"] is True
     await firm.text_in(client, "two")
     await bell_has(firm, "alice", 2)
@@ -96,12 +102,7 @@ async def test_mute_silences_and_sending_unmutes(settings, http):
 
 
 async def test_leaving_stops_notifications(settings, http):
-    firm = await setup(settings, http, alice={}, bob={})
-    client = random_number()
-    await firm.text_in(client, "one")
-    conv = (await bell_has(firm, "bob", 1))[0]["conversation_id"]
-    await reply(firm, "alice", conv)
-    await reply(firm, "bob", conv)
+    firm, client, conv = await both_participating(settings, http)
     assert (await firm.as_user("bob", "POST", f"/v1/conversations/{conv}/leave")).status_code == 200
     await firm.text_in(client, "two")
     await bell_has(firm, "alice", 2)
