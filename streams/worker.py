@@ -71,9 +71,12 @@ def create_app(settings: Settings, container: Container | None = None) -> faust.
     async def resume_from_postgres(app_, assigned, **kwargs) -> None:
         def positions() -> dict[int, int]:
             # The projection and the sender share one consumer: resume at the earlier of the two.
-            offsets = writer().resume_offsets()
-            for partition, offset in sender_offsets(writer().conn).items():
-                offsets[partition] = min(offsets.get(partition, offset), offset)
+            # A connection of its own: the writer's may be inside a batch's transaction right
+            # now (in another thread), whose uncommitted tracking must not decide where to seek.
+            with psycopg.connect(container.database_url, autocommit=True) as conn:
+                offsets = ProjectionWriter(conn, list(ALL.values())).resume_offsets()
+                for partition, offset in sender_offsets(conn).items():
+                    offsets[partition] = min(offsets.get(partition, offset), offset)
             return offsets
 
         offsets = await asyncio.to_thread(positions)

@@ -36,6 +36,22 @@ def snapshot(database_url: str, schema_of=lambda p: p.schema) -> dict[str, list]
     return found
 
 
+def differences(actual: dict[str, list], expected: dict[str, list]) -> str:
+    """The rows that differ, table by table ("" when none): short enough to read in a CI
+    log, where pytest would print both snapshots whole."""
+    lines = []
+    for table in sorted(set(actual) | set(expected)):
+        got, want = set(actual.get(table, [])), set(expected.get(table, []))
+        lines += [f"{table}: missing {row}" for row in sorted(want - got)]
+        lines += [f"{table}: unexpected {row}" for row in sorted(got - want)]
+    return "\n".join(lines)
+
+
+def assert_same(actual: dict[str, list], expected: dict[str, list], what: str) -> None:
+    found = differences(actual, expected)
+    assert not found, f"{what}:\n{found}"
+
+
 async def run_cli(settings, *args: str) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "firmtext", *args, env={**os.environ, **settings.as_env(), "PYTHONUNBUFFERED": "1"},
@@ -139,7 +155,7 @@ async def test_replaying_from_offset_zero_into_empty_tables_reproduces_the_live_
     code, out, err = await run_cli(settings, "projections", "rebuild", "--all", "--restart", "--no-swap")
     assert code == 0, err
     replayed = await asyncio.to_thread(snapshot, settings.database_url, lambda p: f"{p.schema}__rebuild")
-    assert replayed == live
+    assert_same(replayed, live, "replayed tables differ from the live ones")
     assert any(rows for name, rows in live.items() if name.endswith(".messages"))
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         for p in ALL.values():
@@ -154,7 +170,8 @@ async def test_rebuild_all_swaps_in_identical_tables_and_api_answers_while_the_w
     code, out, err = await run_cli(settings, "projections", "rebuild", "--all")
     assert code == 0, err
     assert "swapped in" in out and "ETA" in err  # the progress line went to stderr
-    assert await asyncio.to_thread(snapshot, settings.database_url) == before_rows
+    assert_same(await asyncio.to_thread(snapshot, settings.database_url), before_rows,
+                "swapped-in tables differ from the live ones")
     assert await api_answers(made) == before_api
     with psycopg.connect(settings.database_url) as conn:
         left = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pj\\_%\\_\\_%'").fetchall()
@@ -179,7 +196,8 @@ async def test_an_interrupted_rebuild_resumes_to_the_same_tables(settings, histo
     code, out, err = await run_cli(settings, "projections", "rebuild", "--all", "--batch-size", "10")
     assert code == 0, err
     assert "resumed" in out
-    assert await asyncio.to_thread(snapshot, settings.database_url) == before
+    assert_same(await asyncio.to_thread(snapshot, settings.database_url), before,
+                "resumed rebuild differs from the live tables")
 
 
 async def test_texts_arriving_during_a_rebuild_are_neither_lost_nor_doubled(settings, history):
@@ -204,7 +222,8 @@ async def test_texts_arriving_during_a_rebuild_are_neither_lost_nor_doubled(sett
     live = await asyncio.to_thread(snapshot, settings.database_url)
     code, out, err = await run_cli(settings, "projections", "rebuild", "--all", "--restart", "--no-swap")
     assert code == 0, err
-    assert await asyncio.to_thread(snapshot, settings.database_url, lambda p: f"{p.schema}__rebuild") == live
+    assert_same(await asyncio.to_thread(snapshot, settings.database_url, lambda p: f"{p.schema}__rebuild"), live,
+                "a replay differs from the tables swapped in during a rebuild")
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         for p in ALL.values():
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(f"{p.schema}__rebuild")))
@@ -250,4 +269,5 @@ async def test_a_rebuild_killed_midway_resumes_to_the_same_tables(settings, hist
     code, out, err = await run_cli(settings, "projections", "rebuild", "--all")
     assert code == 0, err
     assert "resumed" in out
-    assert await asyncio.to_thread(snapshot, settings.database_url) == before
+    assert_same(await asyncio.to_thread(snapshot, settings.database_url), before,
+                "resumed rebuild differs from the live tables")
