@@ -1,9 +1,18 @@
 """The Faust worker: projection agent and sender agent on ``firmtext.events``.
 
 Agents are thin ``async for`` loops; the work is in projections/writer.py and
-streams/dispatch.py. Positions live in PostgreSQL: when partitions are assigned the
-consumer is moved to where PostgreSQL says each partition was last applied, so a
-worker killed at any instant neither skips nor double-applies an event.
+streams/dispatch.py. Positions live in PostgreSQL, never in Kafka's committed offsets:
+
+- Whenever Faust would seek to the committed offsets (after every rebalance, and when
+  its flow was paused) it seeks to where PostgreSQL says each partition was last
+  applied instead. Faust acks a batch even when its agent died halfway through it
+  (take_events acks in a ``finally``), so its committed offset can be past events that
+  were never applied; seeking there would skip them for good.
+- Each agent checks that the offsets it is handed follow on from the last ones it
+  handled (:class:`Continuity`). A gap (events Faust skipped) is never applied past:
+  the partition is moved back to the first missing offset and read again.
+
+So a worker killed or crashing at any instant neither skips nor double-applies an event.
 """
 from __future__ import annotations
 
@@ -12,6 +21,7 @@ import logging
 
 import faust
 import psycopg
+from faust.types import TP
 
 from firmtext.bootstrap import Container
 from firmtext.config import Settings
@@ -34,6 +44,44 @@ def to_events(batch) -> list[Event]:
             log.error("skipping a record that is not a firmtext envelope at %s/%s",
                       item.message.partition, item.message.offset)
     return events
+
+
+class Continuity:
+    """Per partition, the next Kafka offset an agent expects. Offsets of the events topic
+    are consecutive (no transactions, no compaction), so an event beyond the expected
+    offset means events in between were skipped. Events below it are redeliveries, which
+    the agents recognise by notification id and skip themselves."""
+
+    def __init__(self) -> None:
+        self.expected: dict[int, int] = {}
+
+    def reset(self, offsets: dict[int, int]) -> None:
+        """The consumer was moved: ``offsets`` (partition -> next offset) come next."""
+        self.expected.update(offsets)
+
+    def unknown(self, events: list[Event]) -> set[int]:
+        """Partitions of ``events`` with no expectation yet (to :meth:`reset` first)."""
+        return {e.partition for e in events} - self.expected.keys()
+
+    def check(self, events: list[Event]) -> tuple[list[Event], dict[int, int]]:
+        """(events to handle, {partition: offset to read again from}) for events in
+        arrival order; changes nothing until :meth:`advance`."""
+        expected, keep, gaps = dict(self.expected), [], {}
+        for event in events:
+            if event.partition in gaps:
+                continue
+            due = expected.get(event.partition)
+            if due is not None and event.offset > due:
+                gaps[event.partition] = due
+                continue
+            keep.append(event)
+            expected[event.partition] = max(due or 0, event.offset + 1)
+        return keep, gaps
+
+    def advance(self, handled: list[Event]) -> None:
+        """``handled`` were applied (committed): expect what follows them."""
+        for event in handled:
+            self.expected[event.partition] = max(self.expected.get(event.partition, 0), event.offset + 1)
 
 
 def create_app(settings: Settings, container: Container | None = None) -> faust.App:
@@ -67,35 +115,78 @@ def create_app(settings: Settings, container: Container | None = None) -> faust.
             state["dispatcher"] = Dispatcher(container.texting, carrier, conn, settings.public_url)
         return state["dispatcher"]
 
+    projected, sent = Continuity(), Continuity()
+
+    def positions() -> tuple[dict[int, int], dict[int, int]]:
+        """(projections, sender): partition -> next offset each needs, from PostgreSQL.
+        A connection of its own: the writer's may be inside a batch's transaction right
+        now (in another thread), whose uncommitted tracking must not decide where to seek."""
+        with psycopg.connect(container.database_url, autocommit=True) as conn:
+            return ProjectionWriter(conn, list(ALL.values())).resume_offsets(), sender_offsets(conn)
+
+    def consumer_start(p: int, projection_at: dict[int, int], sender_at: dict[int, int]) -> int:
+        # A partition the sender never sent on starts where the projections do.
+        return min(projection_at.get(p, 0), sender_at.get(p, projection_at.get(p, 0)))
+
+    async def seek_to_postgres() -> dict:
+        """Move every assigned partition to the earlier of the projections' and the
+        sender's positions (they share the consumer). Returns {TP: offset}."""
+        projection_at, sender_at = await asyncio.to_thread(positions)
+        moved = {}
+        for tp in app.consumer.assignment():
+            if tp.topic == settings.events_topic:
+                p = tp.partition
+                moved[tp] = consumer_start(p, projection_at, sender_at)
+                await app.consumer.seek(tp, moved[tp])
+                projected.reset({p: projection_at.get(p, 0)})
+                sent.reset({p: moved[tp]})
+        return moved
+
+    async def expect(continuity: Continuity, events: list[Event], sender: bool) -> None:
+        """Events of a partition no seek positioned yet (Faust may hand some out before its
+        assignment handler ran): expect what PostgreSQL says comes next."""
+        unknown = continuity.unknown(events)
+        if unknown:
+            projection_at, sender_at = await asyncio.to_thread(positions)
+            continuity.reset({p: consumer_start(p, projection_at, sender_at) if sender else projection_at.get(p, 0)
+                              for p in unknown})
+
+    async def seek_back(gaps: dict[int, int], agent: str) -> None:
+        for partition, offset in gaps.items():
+            log.warning("%s: offsets of partition %s skipped from %s on; reading again from there",
+                        agent, partition, offset)
+            await app.consumer.seek(TP(settings.events_topic, partition), offset)
+
     @app.on_partitions_assigned.connect
     async def resume_from_postgres(app_, assigned, **kwargs) -> None:
-        def positions() -> dict[int, int]:
-            # The projection and the sender share one consumer: resume at the earlier of the two.
-            # A connection of its own: the writer's may be inside a batch's transaction right
-            # now (in another thread), whose uncommitted tracking must not decide where to seek.
-            with psycopg.connect(container.database_url, autocommit=True) as conn:
-                offsets = ProjectionWriter(conn, list(ALL.values())).resume_offsets()
-                for partition, offset in sender_offsets(conn).items():
-                    offsets[partition] = min(offsets.get(partition, offset), offset)
-            return offsets
-
-        offsets = await asyncio.to_thread(positions)
-        for tp in assigned:
-            if tp.topic == settings.events_topic:
-                await app.consumer.seek(tp, offsets.get(tp.partition, 0))
+        # Faust's recovery step seeks to the committed offsets after every rebalance (before
+        # or after this handler runs): make that seek go to PostgreSQL's positions too.
+        app.consumer.seek_to_committed = seek_to_postgres
+        await seek_to_postgres()
 
     @app.agent(topic, name="project")
     async def project(stream):
         async for batch in stream.take_events(1000, within=0.05):
             events = to_events(batch)
+            await expect(projected, events, sender=False)
+            events, gaps = projected.check(events)
             if events:
                 await asyncio.to_thread(writer().apply, events)
+                projected.advance(events)
+            if gaps:
+                await seek_back(gaps, "projections")
 
     @app.agent(topic, name="send")
     async def send(stream):
         async for item in stream.events():
-            for event in to_events([item]):
+            events = to_events([item])
+            await expect(sent, events, sender=True)
+            events, gaps = sent.check(events)
+            for event in events:
                 await (await dispatcher()).handle(event)
+                sent.advance([event])
+            if gaps:
+                await seek_back(gaps, "sender")
 
     mailer = Mailer(container)  # connects on its first tick
 

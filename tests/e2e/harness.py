@@ -3,7 +3,9 @@ with tokens, simulated carrier traffic, and waiting for projections to catch up.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,6 +30,15 @@ async def eventually(check, timeout: float = 20.0, interval: float = 0.1):
             last = exc
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s; last: {last!r}")
+
+
+async def run_cli(settings: Settings, *args: str) -> tuple[int, str, str]:
+    """``firmtext ARGS`` against the stack of ``settings``: (exit code, stdout, stderr)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "firmtext", *args, env={**os.environ, **settings.as_env(), "PYTHONUNBUFFERED": "1"},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 300)
+    return process.returncode, out.decode(), err.decode()
 
 
 def random_number() -> str:

@@ -2,12 +2,16 @@
 SIGKILL at random moments and restarted: afterwards every text is in the inbox exactly
 once, in order within its conversation."""
 import asyncio
+import json
 import random
 import signal
 
 import psycopg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
-from tests.e2e.harness import eventually
+from projections.topic_range import partitions_of
+from tests.e2e.harness import eventually, random_number, run_cli
 
 CLIENTS, TEXTS_EACH = 50, 20
 
@@ -65,3 +69,50 @@ async def test_burst_survives_sigkill_of_relay_and_worker(firm, running):
         conv = await firm.conversation_with(number)
         bodies = [m["body"] for m in await firm.messages(conv["id"], limit=200)]
         assert bodies == [f"{number[-4:]}-{i:02d}" for i in range(TEXTS_EACH)], number
+
+
+async def test_a_worker_resumes_from_postgres_even_when_kafka_committed_past_unapplied_events(firm, running):
+    """Faust seeks to the consumer group's committed offsets after every rebalance, and it
+    acks (so commits) a batch even when its agent died halfway through applying it. Such a
+    committed offset is past events that were never applied: the worker must resume from
+    PostgreSQL's positions instead, or those texts never show up anywhere."""
+    settings = running.settings
+    phone = random_number()
+    await firm.text_in(phone, "before")
+    conv = await firm.conversation_with(phone)
+    await asyncio.to_thread(running.kill, "worker", signal.SIGKILL)
+    for i in range(3):
+        await firm.text_in(phone, f"while the worker was down {i}")
+
+    async def relayed() -> bool:
+        code, out, err = await run_cli(settings, "projections", "status", "--json")
+        assert code == 0, err
+        return json.loads(out)["relay"]["lag"] == 0
+    await eventually(relayed, timeout=30)
+
+    async def commit_at_the_end() -> bool:
+        # What a Faust that acked an unapplied batch leaves behind: the group's committed
+        # offsets at the end of every partition. Accepted once the killed member's
+        # session has expired and the group is empty.
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=settings.app_id,
+                                    enable_auto_commit=False)
+        await consumer.start()
+        try:
+            tps = [TopicPartition(settings.events_topic, p)
+                   for p in await partitions_of(settings.kafka_bootstrap, settings.events_topic)]
+            consumer.assign(tps)
+            await consumer.commit(await consumer.end_offsets(tps))
+            return True
+        except KafkaError:
+            return False
+        finally:
+            await consumer.stop()
+    await eventually(commit_at_the_end, timeout=60, interval=1.0)
+    await asyncio.to_thread(running.restart, "worker")
+    await firm.text_in(phone, "after")
+
+    async def all_five():
+        bodies = [m["body"] for m in await firm.messages(conv["id"])]
+        return bodies if len(bodies) >= 5 else None
+    assert await eventually(all_five, timeout=60) == \
+        ["before"] + [f"while the worker was down {i}" for i in range(3)] + ["after"]

@@ -15,7 +15,7 @@ import pytest
 from psycopg import sql
 
 from projections.registry import ALL
-from tests.e2e.harness import Firm, eventually, random_number
+from tests.e2e.harness import Firm, eventually, random_number, run_cli
 
 pytestmark = pytest.mark.slow
 USERS = {"alice": {}, "bob": {"notify": {"email": "clients", "desktop": "both"}}}
@@ -52,14 +52,6 @@ def assert_same(actual: dict[str, list], expected: dict[str, list], what: str) -
     assert not found, f"{what}:\n{found}"
 
 
-async def run_cli(settings, *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "firmtext", *args, env={**os.environ, **settings.as_env(), "PYTHONUNBUFFERED": "1"},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(process.communicate(), 300)
-    return process.returncode, out.decode(), err.decode()
-
-
 async def settle(settings, quiet: float = 1.5) -> dict:
     """Wait until the relay and every live projection have caught up with everything, and
     nothing new was published for ``quiet`` seconds; returns ``projections status --json``."""
@@ -71,6 +63,7 @@ async def settle(settings, quiet: float = 1.5) -> dict:
         assert status["relay"]["lag"] == 0 and all(r["lag"] == 0 for r in live), status
         return status
     first = await eventually(caught_up, timeout=60, interval=0.3)
+    assert not first["failures"], f"the live worker set events aside: {first['failures']}"
     await asyncio.sleep(quiet)
     second = await eventually(caught_up, timeout=60, interval=0.3)
     return second if second == first else await settle(settings, quiet)

@@ -1,0 +1,42 @@
+"""The worker's guard against skipped offsets (streams/worker.py, Continuity): Faust may
+move the consumer past events no agent applied (it acks a batch whose agent died, then
+seeks to the committed offset). Whatever it does, an agent must never apply past a gap."""
+from streams.envelope import Event
+from streams.worker import Continuity
+
+
+def at(partition: int, *offsets: int) -> list[Event]:
+    return [Event({"notification_id": 100 + o}, partition, o) for o in offsets]
+
+
+def test_consecutive_offsets_pass_and_move_the_expectation_only_once_handled():
+    c = Continuity()
+    c.reset({0: 5})
+    keep, gaps = c.check(at(0, 5, 6, 7))
+    assert [e.offset for e in keep] == [5, 6, 7] and gaps == {}
+    assert c.check(at(0, 8))[1] == {0: 5}  # not handled yet: 8 is still a gap
+    c.advance(keep)
+    assert c.check(at(0, 8)) == (at(0, 8), {})
+
+
+def test_a_gap_stops_its_partition_at_the_first_missing_offset_and_spares_the_others():
+    c = Continuity()
+    c.reset({0: 5, 1: 0})
+    keep, gaps = c.check(at(0, 5) + at(1, 0) + at(0, 9, 10) + at(1, 1))
+    assert [(e.partition, e.offset) for e in keep] == [(0, 5), (1, 0), (1, 1)]
+    assert gaps == {0: 6}
+
+
+def test_redeliveries_below_the_expectation_are_handed_on_for_the_agent_to_skip():
+    c = Continuity()
+    c.reset({2: 10})
+    keep, gaps = c.check(at(2, 7, 8, 9, 10, 11))
+    assert [e.offset for e in keep] == [7, 8, 9, 10, 11] and gaps == {}
+    c.advance(keep)
+    assert c.expected == {2: 12}
+
+
+def test_a_partition_never_positioned_is_taken_as_it_comes():
+    c = Continuity()
+    keep, gaps = c.check(at(3, 40, 41))
+    assert len(keep) == 2 and gaps == {}
