@@ -26,8 +26,9 @@ def _event(n: int, text: str) -> Event:
                   "data": {"id": f"n{n}", "text": text}}, partition=0, offset=n - 1)
 
 
-def test_a_poison_event_is_set_aside_and_the_rest_applied(database_url):
-    with psycopg.connect(database_url, autocommit=True) as conn:
+def test_a_poison_event_is_set_aside_and_the_rest_applied(make_database):
+    # A database of its own: the end-to-end stack's must never see this failure.
+    with psycopg.connect(make_database(), autocommit=True) as conn:
         apply_core(conn)
         conn.execute("DROP SCHEMA IF EXISTS pj_poison_probe CASCADE")
         ensure_schema(conn, PROBE)
