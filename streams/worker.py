@@ -157,12 +157,24 @@ def create_app(settings: Settings, container: Container | None = None) -> faust.
                         agent, partition, offset)
             await app.consumer.seek(TP(settings.events_topic, partition), offset)
 
+    def take_over_seeks() -> bool:
+        """Make Faust's seek to the committed offsets a seek to PostgreSQL's positions.
+        Faust seeks after every rebalance, while the flow is still paused (its recovery
+        step): the one safe moment, as a seek racing the fetcher can crash aiokafka's
+        fetcher. True when it was not in place yet."""
+        if app.consumer.seek_to_committed == seek_to_postgres:
+            return False
+        app.consumer.seek_to_committed = seek_to_postgres
+        return True
+
+    @app.on_partitions_revoked.connect
+    async def before_assignment(app_, revoked, **kwargs) -> None:
+        take_over_seeks()  # every rebalance, the first included, revokes before it assigns
+
     @app.on_partitions_assigned.connect
     async def resume_from_postgres(app_, assigned, **kwargs) -> None:
-        # Faust's recovery step seeks to the committed offsets after every rebalance (before
-        # or after this handler runs): make that seek go to PostgreSQL's positions too.
-        app.consumer.seek_to_committed = seek_to_postgres
-        await seek_to_postgres()
+        if take_over_seeks():  # too late for this rebalance's seek: move the consumer now
+            await seek_to_postgres()
 
     @app.agent(topic, name="project")
     async def project(stream):
