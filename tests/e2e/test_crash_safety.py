@@ -69,6 +69,8 @@ async def test_burst_survives_sigkill_of_relay_and_worker(firm, running):
         conv = await firm.conversation_with(number)
         bodies = [m["body"] for m in await firm.messages(conv["id"], limit=200)]
         assert bodies == [f"{number[-4:]}-{i:02d}" for i in range(TEXTS_EACH)], number
+        # The inbox projection counted each text exactly once too (nobody has read any).
+        assert conv["unread"] == TEXTS_EACH, (number, conv)
 
 
 async def test_a_worker_resumes_from_postgres_even_when_kafka_committed_past_unapplied_events(firm, running):
