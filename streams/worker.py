@@ -46,11 +46,21 @@ def to_events(batch) -> list[Event]:
     return events
 
 
+def kafka_position(item) -> tuple[int, int]:
+    """(partition, offset) of a Faust event."""
+    return item.message.partition, item.message.offset
+
+
+def event_position(event: Event) -> tuple[int, int]:
+    return event.partition, event.offset
+
+
 class Continuity:
     """Per partition, the next Kafka offset an agent expects. Offsets of the events topic
-    are consecutive (no transactions, no compaction), so an event beyond the expected
-    offset means events in between were skipped. Events below it are redeliveries, which
-    the agents recognise by notification id and skip themselves."""
+    are consecutive (no transactions, no compaction), so a record beyond the expected
+    offset means records in between were skipped. Records below it are redeliveries,
+    which the agents recognise by notification id and skip themselves. Every record
+    counts, including one that is not an envelope (skipped, but not a gap)."""
 
     def __init__(self) -> None:
         self.expected: dict[int, int] = {}
@@ -59,29 +69,32 @@ class Continuity:
         """The consumer was moved: ``offsets`` (partition -> next offset) come next."""
         self.expected.update(offsets)
 
-    def unknown(self, events: list[Event]) -> set[int]:
-        """Partitions of ``events`` with no expectation yet (to :meth:`reset` first)."""
-        return {e.partition for e in events} - self.expected.keys()
+    def unknown(self, items: list, where=event_position) -> set[int]:
+        """Partitions of ``items`` with no expectation yet (to :meth:`reset` first)."""
+        return {where(i)[0] for i in items} - self.expected.keys()
 
-    def check(self, events: list[Event]) -> tuple[list[Event], dict[int, int]]:
-        """(events to handle, {partition: offset to read again from}) for events in
-        arrival order; changes nothing until :meth:`advance`."""
+    def check(self, items: list, where=event_position) -> tuple[list, dict[int, int]]:
+        """(items to handle, {partition: offset to read again from}) for records in
+        arrival order (``where`` gives an item's partition and offset); changes nothing
+        until :meth:`advance`."""
         expected, keep, gaps = dict(self.expected), [], {}
-        for event in events:
-            if event.partition in gaps:
+        for item in items:
+            partition, offset = where(item)
+            if partition in gaps:
                 continue
-            due = expected.get(event.partition)
-            if due is not None and event.offset > due:
-                gaps[event.partition] = due
+            due = expected.get(partition)
+            if due is not None and offset > due:
+                gaps[partition] = due
                 continue
-            keep.append(event)
-            expected[event.partition] = max(due or 0, event.offset + 1)
+            keep.append(item)
+            expected[partition] = max(due or 0, offset + 1)
         return keep, gaps
 
-    def advance(self, handled: list[Event]) -> None:
+    def advance(self, handled: list, where=event_position) -> None:
         """``handled`` were applied (committed): expect what follows them."""
-        for event in handled:
-            self.expected[event.partition] = max(self.expected.get(event.partition, 0), event.offset + 1)
+        for item in handled:
+            partition, offset = where(item)
+            self.expected[partition] = max(self.expected.get(partition, 0), offset + 1)
 
 
 def create_app(settings: Settings, container: Container | None = None) -> faust.App:
@@ -142,10 +155,10 @@ def create_app(settings: Settings, container: Container | None = None) -> faust.
                 sent.reset({p: moved[tp]})
         return moved
 
-    async def expect(continuity: Continuity, events: list[Event], sender: bool) -> None:
-        """Events of a partition no seek positioned yet (Faust may hand some out before its
+    async def expect(continuity: Continuity, items: list, sender: bool) -> None:
+        """Records of a partition no seek positioned yet (Faust may hand some out before its
         assignment handler ran): expect what PostgreSQL says comes next."""
-        unknown = continuity.unknown(events)
+        unknown = continuity.unknown(items, kafka_position)
         if unknown:
             projection_at, sender_at = await asyncio.to_thread(positions)
             continuity.reset({p: consumer_start(p, projection_at, sender_at) if sender else projection_at.get(p, 0)
@@ -179,24 +192,23 @@ def create_app(settings: Settings, container: Container | None = None) -> faust.
     @app.agent(topic, name="project")
     async def project(stream):
         async for batch in stream.take_events(1000, within=0.05):
+            await expect(projected, batch, sender=False)
+            batch, gaps = projected.check(batch, kafka_position)
             events = to_events(batch)
-            await expect(projected, events, sender=False)
-            events, gaps = projected.check(events)
             if events:
                 await asyncio.to_thread(writer().apply, events)
-                projected.advance(events)
+            projected.advance(batch, kafka_position)
             if gaps:
                 await seek_back(gaps, "projections")
 
     @app.agent(topic, name="send")
     async def send(stream):
         async for item in stream.events():
-            events = to_events([item])
-            await expect(sent, events, sender=True)
-            events, gaps = sent.check(events)
-            for event in events:
+            await expect(sent, [item], sender=True)
+            items, gaps = sent.check([item], kafka_position)
+            for event in to_events(items):
                 await (await dispatcher()).handle(event)
-                sent.advance([event])
+            sent.advance(items, kafka_position)
             if gaps:
                 await seek_back(gaps, "sender")
 

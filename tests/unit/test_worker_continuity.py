@@ -2,7 +2,7 @@
 move the consumer past events no agent applied (it acks a batch whose agent died, then
 seeks to the committed offset). Whatever it does, an agent must never apply past a gap."""
 from streams.envelope import Event
-from streams.worker import Continuity
+from streams.worker import Continuity, kafka_position
 
 
 def at(partition: int, *offsets: int) -> list[Event]:
@@ -40,3 +40,24 @@ def test_a_partition_never_positioned_is_taken_as_it_comes():
     c = Continuity()
     keep, gaps = c.check(at(3, 40, 41))
     assert len(keep) == 2 and gaps == {}
+
+
+def test_records_that_are_not_envelopes_count_too():
+    # The agents check and advance over every Kafka record (kafka_position), decoding only
+    # afterwards: a foreign record is skipped, yet never mistaken for a gap.
+    class Message:
+        def __init__(self, partition, offset):
+            self.partition, self.offset = partition, offset
+
+    class Item:
+        def __init__(self, partition, offset, value):
+            self.message, self.value = Message(partition, offset), value
+
+    batch = [Item(0, 3, b"{}"), Item(0, 4, b"not json"), Item(0, 5, b"{}")]
+    c = Continuity()
+    c.reset({0: 3})
+    keep, gaps = c.check(batch, kafka_position)
+    assert keep == batch and gaps == {}
+    c.advance(keep, kafka_position)
+    assert c.check([Item(0, 6, b"{}")], kafka_position)[1] == {}
+    assert c.check([Item(0, 8, b"{}")], kafka_position)[1] == {0: 6}
