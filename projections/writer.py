@@ -21,6 +21,11 @@ NOTIFY_CHANNEL = "firmtext_notifications"
 # Live batches hold it shared; a rebuild's schema swap holds it exclusively, so no batch
 # is ever split between the old and the new schema (projections/swap.py).
 SWAP_LOCK = 7_013_002
+# With several workers, a partition moves to another worker at a rebalance while the
+# first may still be applying a batch of it. Live batches lock their partitions (two-key
+# advisory locks: this class, the partition) before reading tracking, so the second
+# writer waits, then sees what the first committed and skips it: never applied twice.
+PARTITION_LOCK = 7_013_003
 
 
 def ensure_schema(conn: psycopg.Connection, projection: Projection, schema: str | None = None) -> bool:
@@ -83,6 +88,8 @@ class ProjectionWriter:
     def _apply_live(self, events: list[Event], isolate: bool) -> None:
         with self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (SWAP_LOCK,))
+            for partition in sorted({e.partition for e in events}):  # one order everywhere: no deadlock
+                self.conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (PARTITION_LOCK, partition))
             for projection in self.projections:
                 schema = self.schemas[projection.name]
                 positions = self._tracking_of(schema)
