@@ -15,6 +15,7 @@ from streams.envelope import Event
 
 log = logging.getLogger("firmtext.sender")
 EFFECT = "send_sms"
+SEND_LOCK = 7_013_004  # with the partition: one sender at a time per partition, across workers
 
 
 def sender_offsets(conn: psycopg.Connection) -> dict[int, int]:
@@ -55,10 +56,23 @@ class Dispatcher:
         callback = f"{self.public_url}/webhooks/twilio/status?conversation={conv_id}&message={message_id}"
         return {"from_number": firm.number, "to_number": to, "body": body, "status_callback": callback}
 
+    def _hold(self, partition: int, held: bool) -> None:
+        function = "pg_advisory_lock" if held else "pg_advisory_unlock"
+        self.conn.execute(f"SELECT {function}(%s, %s)", (SEND_LOCK, partition))
+
     async def handle(self, event: Event) -> None:
         """Send one requested text (if still allowed) and record what the carrier said."""
         if event.type != "Conversation.OutboundRequested":
             return  # positions are tracked only at sends; an earlier resume just skips the rest
+        # A rebalance can hand the partition to another worker while this send is in
+        # flight; the lock makes that worker wait, then find the send recorded.
+        await asyncio.to_thread(self._hold, event.partition, True)
+        try:
+            await self._send(event)
+        finally:
+            await asyncio.to_thread(self._hold, event.partition, False)
+
+    async def _send(self, event: Event) -> None:
         request = await asyncio.to_thread(self._prepare, event)
         conv_id, message_id = UUID(event.stream_id), event.data["message_id"]
         if request is not None:
