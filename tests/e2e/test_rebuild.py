@@ -36,6 +36,12 @@ def snapshot(database_url: str, schema_of=lambda p: p.schema) -> dict[str, list]
     return found
 
 
+def drop_rebuild_schemas(database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for p in ALL.values():
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(f"{p.schema}__rebuild")))
+
+
 def differences(actual: dict[str, list], expected: dict[str, list]) -> str:
     """The rows that differ, table by table ("" when none): short enough to read in a CI
     log, where pytest would print both snapshots whole."""
@@ -148,11 +154,9 @@ async def test_replaying_from_offset_zero_into_empty_tables_reproduces_the_live_
     code, out, err = await run_cli(settings, "projections", "rebuild", "--all", "--restart", "--no-swap")
     assert code == 0, err
     replayed = await asyncio.to_thread(snapshot, settings.database_url, lambda p: f"{p.schema}__rebuild")
+    drop_rebuild_schemas(settings.database_url)  # first: a failure here must not leave them to the next test
     assert_same(replayed, live, "replayed tables differ from the live ones")
     assert any(rows for name, rows in live.items() if name.endswith(".messages"))
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        for p in ALL.values():
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(f"{p.schema}__rebuild")))
 
 
 async def test_rebuild_all_swaps_in_identical_tables_and_api_answers_while_the_worker_runs(settings, history):
@@ -215,11 +219,9 @@ async def test_texts_arriving_during_a_rebuild_are_neither_lost_nor_doubled(sett
     live = await asyncio.to_thread(snapshot, settings.database_url)
     code, out, err = await run_cli(settings, "projections", "rebuild", "--all", "--restart", "--no-swap")
     assert code == 0, err
-    assert_same(await asyncio.to_thread(snapshot, settings.database_url, lambda p: f"{p.schema}__rebuild"), live,
-                "a replay differs from the tables swapped in during a rebuild")
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        for p in ALL.values():
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(f"{p.schema}__rebuild")))
+    replayed = await asyncio.to_thread(snapshot, settings.database_url, lambda p: f"{p.schema}__rebuild")
+    drop_rebuild_schemas(settings.database_url)
+    assert_same(replayed, live, "a replay differs from the tables swapped in during a rebuild")
 
 
 def _children_of(pid: int) -> set[int]:
