@@ -6,6 +6,25 @@ in atomically by renaming schemas (see projections/rebuild.py).
 from __future__ import annotations
 
 CORE = """
+-- The outbox relay reports itself here (streams/relay_health.py): its state, why, and a
+-- heartbeat, so /readyz, /metrics and `projections status` can tell operators.
+CREATE TABLE IF NOT EXISTS relay_status (
+    name text PRIMARY KEY,
+    state text NOT NULL,
+    detail text NOT NULL DEFAULT '',
+    since timestamptz NOT NULL DEFAULT now(),
+    heartbeat_at timestamptz NOT NULL DEFAULT now()
+);
+-- Stored events the log refused for good (e.g. larger than the topic accepts, stored
+-- before the write side checked sizes): recorded, skipped, and reported; never a crash loop.
+CREATE TABLE IF NOT EXISTS relay_set_aside (
+    notification_id bigint PRIMARY KEY,
+    stream_id uuid NOT NULL,
+    event_type text NOT NULL,
+    size_bytes int NOT NULL,
+    reason text NOT NULL,
+    set_aside_at timestamptz NOT NULL DEFAULT now()
+);
 CREATE TABLE IF NOT EXISTS data_keys (
     scope text PRIMARY KEY,
     wrapped bytea,

@@ -41,3 +41,8 @@ class InvalidInput(DomainError):
 
 class Conflict(DomainError):
     code, status = "conflict", 409
+
+
+class EventTooLarge(DomainError):
+    """The command would store an event larger than the log accepts: refused before storing."""
+    code, status = "too_large", 413

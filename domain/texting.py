@@ -19,9 +19,9 @@ from eventsourcing.persistence import IntegrityError
 from domain import consent
 from domain.conversation import SYSTEM_USER, Conversation
 from domain.directory import Firm, NumberClaim
-from domain.errors import Blocked, InvalidBody, NotFound
+from domain.errors import Blocked, EventTooLarge, InvalidBody, NotFound
 from domain.ids import conversation_id_of, firm_id_of, new_message_id, number_claim_id
-from domain.ports import Sealer
+from domain.ports import EventSizer, Sealer
 from domain.use_cases_delivery import DeliveryUseCases
 from domain.use_cases_directory import DirectoryUseCases
 from domain.use_cases_inbox import InboxUseCases
@@ -55,10 +55,25 @@ class InboundOutcome:
 class Texting(DeliveryUseCases, InboxUseCases, DirectoryUseCases, Application):
     name = "firmtext"
 
-    def __init__(self, sealer: Sealer, env: dict[str, str] | None = None) -> None:
+    def __init__(self, sealer: Sealer, env: dict[str, str] | None = None,
+                 event_size: EventSizer | None = None, max_event_bytes: int | None = None) -> None:
         super().__init__(env)
         self.sealer = sealer
         self._local = threading.local()
+        # Every stored event must fit the shared log; the composition root wires the
+        # envelope's own measure in (None: unit tests on the in-memory store).
+        self.event_size, self.max_event_bytes = event_size, max_event_bytes
+
+    def ensure_events_fit(self, *aggregates) -> None:
+        """Refuse (before anything is stored) a command whose events the log could not hold."""
+        if self.event_size is None or self.max_event_bytes is None:
+            return
+        for agg in aggregates:
+            for pending in agg.pending_events:
+                size = self.event_size(pending, getattr(agg, "firm_id", None))
+                if size > self.max_event_bytes:
+                    raise EventTooLarge(f"That is too large to keep: it would take {size:,} bytes, "
+                                        f"and the limit is {self.max_event_bytes:,}.")
 
     # -- plumbing ---------------------------------------------------------------
     @contextmanager
@@ -77,6 +92,7 @@ class Texting(DeliveryUseCases, InboxUseCases, DirectoryUseCases, Application):
             Application.save(self, *batch.pending.values())
 
     def save(self, *objs, **kwargs):
+        self.ensure_events_fit(*objs)
         batch = getattr(self._local, "batch", None)
         if batch is None:
             return super().save(*objs, **kwargs)

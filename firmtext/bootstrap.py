@@ -78,7 +78,10 @@ class Container:
 
     @cached_property
     def texting(self) -> Texting:
-        return Texting(self.sealer, env=eventsourcing_env(self.database_url, self.pool_size))
+        from streams.envelope import MAX_ENVELOPE_BYTES, envelope_size
+
+        return Texting(self.sealer, env=eventsourcing_env(self.database_url, self.pool_size),
+                       event_size=envelope_size, max_event_bytes=MAX_ENVELOPE_BYTES)
 
     @cached_property
     def reads(self):
@@ -90,7 +93,16 @@ class Container:
     def metrics(self):
         from adapters.http.metrics import ApiMetrics
 
-        return ApiMetrics()
+        metrics = ApiMetrics()
+        metrics.watch_relay(self.relay_report)
+        return metrics
+
+    def relay_report(self):
+        """The outbox relay's state as operators see it (streams/relay_health.py)."""
+        from streams.relay_health import relay_report
+
+        with self.pool.connection(timeout=2) as conn:
+            return relay_report(conn, self.texting.recorder.max_notification_id() or 0)
 
     @cached_property
     def media_store(self):

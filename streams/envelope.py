@@ -16,6 +16,15 @@ from uuid import UUID, uuid5
 
 SCHEMA_VERSION = 1
 GENESIS = "0" * 64
+# The largest envelope firmtext stores. Commands whose events would exceed it are refused
+# before the event store (413), so every stored event fits the log: the producer's request
+# limit and the topic's max.message.bytes (streams/kafka.py) are set well above it. The
+# largest legitimate event (a case linking 500 contacts) is about 110 KB.
+MAX_ENVELOPE_BYTES = 256 * 1024
+# Placeholders for what only the relay knows; sized at their widest so a measured
+# envelope is never smaller than the published one.
+_WIDEST_NOTIFICATION_ID = 2**63 - 1
+_HASH_FIELD_BYTES = len(',"hash":""') + 64
 ENVELOPE_FIELDS = ("event_id", "type", "schema_version", "firm_id", "stream_id", "stream_version",
                    "notification_id", "occurred_at", "prev_hash", "hash", "data")
 _SKIP = {"originator_id", "originator_version", "timestamp", "originator_topic"}
@@ -52,11 +61,10 @@ def compute_hash(envelope: dict) -> str:
     return hashlib.sha256(canonical({k: v for k, v in envelope.items() if k != "hash"})).hexdigest()
 
 
-def build_envelope(*, domain_event: Any, notification_id: int, firm_id: str, prev_hash: str) -> dict:
-    """The envelope for one stored event, hash included."""
+def _unhashed(domain_event: Any, notification_id: int, firm_id: str, prev_hash: str) -> dict:
     stream_id = str(domain_event.originator_id)
     version = domain_event.originator_version
-    env = {
+    return {
         "event_id": str(uuid5(UUID(stream_id), str(version))),
         "type": event_type_of(domain_event),
         "schema_version": SCHEMA_VERSION,
@@ -68,8 +76,21 @@ def build_envelope(*, domain_event: Any, notification_id: int, firm_id: str, pre
         "prev_hash": prev_hash,
         "data": event_data(domain_event),
     }
+
+
+def build_envelope(*, domain_event: Any, notification_id: int, firm_id: str, prev_hash: str) -> dict:
+    """The envelope for one stored event, hash included."""
+    env = _unhashed(domain_event, notification_id, firm_id, prev_hash)
     env["hash"] = compute_hash(env)
     return env
+
+
+def envelope_size(domain_event: Any, firm_id: str | None = None) -> int:
+    """Bytes of ``domain_event``'s envelope on the wire, before it is stored: what the
+    relay will publish, with the fields only it knows at their widest."""
+    env = _unhashed(domain_event, _WIDEST_NOTIFICATION_ID,
+                    firm_id or getattr(domain_event, "firm_id", None) or "_system", GENESIS)
+    return len(canonical(env)) + _HASH_FIELD_BYTES
 
 
 def encode(envelope: dict) -> bytes:

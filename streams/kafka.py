@@ -7,18 +7,22 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from firmtext.config import Settings
 
+MAX_RECORD_BYTES = 1024 * 1024
 TOPIC_CONFIG = {
     # The log is the auditors' record: never delete by age or size.
     "retention.ms": "-1",
     "retention.bytes": "-1",
     "cleanup.policy": "delete",
+    # Well above MAX_ENVELOPE_BYTES (streams/envelope.py), which the write side enforces.
+    "max.message.bytes": str(MAX_RECORD_BYTES),
 }
 
 
 def new_producer(bootstrap: str) -> AIOKafkaProducer:
     """Idempotent, acks=all producer: a retried send is never written twice."""
     return AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
-                            linger_ms=5, max_batch_size=256 * 1024, request_timeout_ms=30000)
+                            linger_ms=5, max_batch_size=256 * 1024, request_timeout_ms=30000,
+                            max_request_size=MAX_RECORD_BYTES)
 
 
 async def ensure_topic(bootstrap: str, settings: Settings) -> bool:

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from typing import Callable
 
 import psycopg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
 
 from domain.texting import Texting
 from streams.envelope import GENESIS, build_envelope, encode
+from streams.relay_health import HEARTBEAT_SECONDS, describe, record_set_aside, record_state
 
 log = logging.getLogger("firmtext.relay")
 LOCK_KEY = 7_013_001  # pg advisory lock id of "the relay"
 BATCH = 1000
+BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
 
 
 def chain_envelopes(texting: Texting, notifications: list, heads: dict) -> list[dict]:
@@ -39,12 +44,20 @@ def chain_envelopes(texting: Texting, notifications: list, heads: dict) -> list[
 
 
 class Relay:
-    """Moves stored events to ``topic``. Use :meth:`run` in the relay process."""
+    """Moves stored events to ``topic``. Use :meth:`run` in the relay process.
 
-    def __init__(self, texting: Texting, database_url: str, producer: AIOKafkaProducer, topic: str,
-                 name: str = "events") -> None:
-        self.texting, self.database_url, self.producer = texting, database_url, producer
+    Never crash-loops: a failure (Kafka or PostgreSQL away, a record refused) is
+    reported in ``relay_status``, waited out with capped backoff, and the batch is
+    read again from the committed position. A record the log refuses for good (too
+    large) is set aside (``relay_set_aside``) and the rest go on.
+    """
+
+    def __init__(self, texting: Texting, database_url: str, producer_factory: Callable[[], AIOKafkaProducer],
+                 topic: str, name: str = "events") -> None:
+        self.texting, self.database_url, self.producer_factory = texting, database_url, producer_factory
         self.topic, self.name = topic, name
+        self.producer: AIOKafkaProducer | None = None
+        self.published = self.set_aside = self.failures = 0
 
     # -- synchronous database side (run in a thread) ------------------------------
     def _read_batch(self, conn: psycopg.Connection) -> tuple[list, dict]:
@@ -59,7 +72,7 @@ class Relay:
             heads = {r[0]: (r[1], r[2], r[3]) for r in rows}
         return list(notifications), heads
 
-    def _commit(self, conn: psycopg.Connection, envelopes: list[dict]) -> None:
+    def _commit(self, conn: psycopg.Connection, envelopes: list[dict], refused: list[tuple[dict, int, str]]) -> None:
         last = {}
         for env in envelopes:
             last[env["stream_id"]] = env
@@ -69,6 +82,8 @@ class Relay:
                     "INSERT INTO stream_heads (stream_id, firm_id, version, hash) VALUES (%s, %s, %s, %s) "
                     "ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version, hash = EXCLUDED.hash",
                     [(e["stream_id"], e["firm_id"], e["stream_version"], e["hash"]) for e in last.values()])
+            for env, size, reason in refused:
+                record_set_aside(conn, env, size, reason)
             conn.execute(
                 "INSERT INTO relay_position (name, notification_id) VALUES (%s, %s) "
                 "ON CONFLICT (name) DO UPDATE SET notification_id = EXCLUDED.notification_id",
@@ -76,39 +91,91 @@ class Relay:
 
     # -- the loop ---------------------------------------------------------------------
     async def relay_once(self, conn: psycopg.Connection) -> int:
-        """Publish the next batch; returns how many events went out."""
+        """Publish the next batch; returns how many events went out (set-aside ones included)."""
         notifications, heads = await asyncio.to_thread(self._read_batch, conn)
         if not notifications:
             return 0
         envelopes = await asyncio.to_thread(chain_envelopes, self.texting, notifications, heads)
-        futures = [await self.producer.send(self.topic, encode(e), key=e["firm_id"].encode())
-                   for e in envelopes]
+        futures, refused = [], []
+        for env in envelopes:
+            raw = encode(env)
+            try:
+                futures.append(await self.producer.send(self.topic, raw, key=env["firm_id"].encode()))
+            except MessageSizeTooLargeError as exc:  # refused before it left: for good
+                log.error("setting aside notification %s (%s, %d bytes): the log refuses it (%s)",
+                          env["notification_id"], env["type"], len(raw), type(exc).__name__)
+                refused.append((env, len(raw), describe(exc)))
         await asyncio.gather(*futures)
-        await asyncio.to_thread(self._commit, conn, envelopes)
+        await asyncio.to_thread(self._commit, conn, envelopes, refused)
+        self.published += len(envelopes) - len(refused)
+        self.set_aside += len(refused)
         return len(envelopes)
 
     async def run(self, stop: asyncio.Event, idle_sleep: float = 0.02) -> None:
-        """Hold the relay lock, then publish until ``stop`` is set."""
-        conn = await asyncio.to_thread(psycopg.connect, self.database_url, autocommit=True)
+        """Publish until ``stop`` is set, surviving every failure with capped backoff."""
+        while not stop.is_set():
+            try:
+                await self._serve(stop, idle_sleep)
+            except Exception as exc:  # anything: report, wait, start over from the committed position
+                self.failures += 1
+                delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** min(self.failures - 1, 10))
+                log.warning("relay failed (%s); retrying in %.1f s", describe(exc), delay)
+                await asyncio.to_thread(self._report_quietly, "failing", f"{describe(exc)}; retrying in {delay:.0f} s")
+                await self._close_producer()
+                await _sleep_unless(stop, delay)
+        await self._close_producer()
+
+    async def _serve(self, stop: asyncio.Event, idle_sleep: float) -> None:
+        conn = await asyncio.to_thread(psycopg.connect, self.database_url, autocommit=True, connect_timeout=5)
         try:
-            while not stop.is_set():
-                got = await asyncio.to_thread(
-                    lambda: conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0])
-                if got:
-                    break
-                await asyncio.sleep(1.0)
+            await self._acquire_lock(conn, stop)
+            if self.producer is None:
+                producer = self.producer_factory()
+                await producer.start()
+                self.producer = producer
             log.info("relay active: publishing to %s", self.topic)
+            await asyncio.to_thread(record_state, conn, self.name, "active", "")
+            beat = time.monotonic()
             while not stop.is_set():
-                if await self.relay_once(conn) == 0:
-                    try:
-                        await asyncio.wait_for(stop.wait(), idle_sleep)
-                    except asyncio.TimeoutError:
-                        pass
+                moved = await self.relay_once(conn)
+                self.failures = 0
+                if time.monotonic() - beat > HEARTBEAT_SECONDS:
+                    await asyncio.to_thread(record_state, conn, self.name, "active", "")
+                    beat = time.monotonic()
+                if moved == 0:
+                    await _sleep_unless(stop, idle_sleep)
         finally:
             await asyncio.to_thread(conn.close)
 
+    async def _acquire_lock(self, conn: psycopg.Connection, stop: asyncio.Event) -> None:
+        """One relay active at a time; the others stand by (and say so)."""
+        while not stop.is_set():
+            got = await asyncio.to_thread(
+                lambda: conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0])
+            if got:
+                return
+            await _sleep_unless(stop, 1.0)
 
-def relay_lag(conn: psycopg.Connection, texting: Texting, name: str = "events") -> tuple[int, int]:
-    """(relayed position, newest stored notification id)."""
-    row = conn.execute("SELECT notification_id FROM relay_position WHERE name = %s", (name,)).fetchone()
-    return (row[0] if row else 0), (texting.recorder.max_notification_id() or 0)
+    def _report_quietly(self, state: str, detail: str) -> None:
+        """Best effort: PostgreSQL itself may be what failed."""
+        try:
+            with psycopg.connect(self.database_url, autocommit=True, connect_timeout=3) as conn:
+                record_state(conn, self.name, state, detail)
+        except psycopg.Error:
+            pass
+
+    async def _close_producer(self) -> None:
+        # A producer that failed may hold a broken idempotence state: start afresh.
+        producer, self.producer = self.producer, None
+        if producer is not None:
+            try:
+                await asyncio.wait_for(producer.stop(), 10)
+            except Exception as exc:
+                log.debug("closing the failed producer: %s", describe(exc))
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except asyncio.TimeoutError:
+        pass

@@ -1,7 +1,34 @@
 """Prometheus metrics of the API process (served at /metrics)."""
 from __future__ import annotations
 
+from typing import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+RELAY_STATES = ("active", "standby", "failing", "stale", "unknown")
+
+
+class RelayCollector:
+    """The outbox relay's state, read when Prometheus scrapes (never raises)."""
+
+    def __init__(self, report: Callable[[], object | None]) -> None:
+        self.report = report
+
+    def collect(self):
+        try:
+            report = self.report()
+        except Exception:  # PostgreSQL away: say nothing rather than fail the scrape
+            report = None
+        state = GaugeMetricFamily("firmtext_relay_state", "1 for the outbox relay's current state", labels=["state"])
+        lag = GaugeMetricFamily("firmtext_relay_lag_events", "stored events not yet published to Kafka")
+        aside = GaugeMetricFamily("firmtext_relay_set_aside_events", "stored events the log refused for good")
+        if report is not None:
+            for name in RELAY_STATES:
+                state.add_metric([name], 1.0 if report.state == name else 0.0)
+            lag.add_metric([], report.lag)
+            aside.add_metric([], report.set_aside)
+        return [state, lag, aside]
 
 
 class ApiMetrics:
@@ -19,6 +46,10 @@ class ApiMetrics:
         for name, attr in (("batches", "batches"), ("commands", "commands"), ("fallbacks", "fallbacks")):
             gauge = Gauge(f"firmtext_group_commit_{name}", f"group commit {name} so far", registry=self.registry)
             gauge.set_function(lambda attr=attr: getattr(committer, attr))
+
+    def watch_relay(self, report: Callable[[], object | None]) -> None:
+        """Expose the relay's state, lag and set-aside count at every scrape."""
+        self.registry.register(RelayCollector(report))
 
     def inbound(self, outcome) -> None:
         label = "duplicate" if outcome.duplicate else "dropped" if outcome.dropped else "recorded"

@@ -33,26 +33,29 @@ async def _kafka_ok(bootstrap: str, topic: str) -> bool:
             pass
 
 
-def _postgres_ok(c: Container) -> bool:
+def _postgres_and_relay(c: Container) -> tuple[bool, dict | None]:
+    """(PostgreSQL reachable, the relay's report or None)."""
     try:
-        with c.pool.connection(timeout=3) as conn:
-            conn.execute("SELECT 1")
-        return True
+        report = c.relay_report()
+        return True, report.as_dict() if report else None
     except Exception:
-        return False
+        return False, None
 
 
 @router.get("/readyz")
 async def readyz(c: Container = Depends(container)):
-    """PostgreSQL and Kafka are reachable (503 names what is not)."""
-    pg = await c.run_sync(_postgres_ok, c)
+    """PostgreSQL and Kafka are reachable (503 names what is not). The outbox relay's
+    state is reported too: texts are still accepted while it is failing (they wait in
+    the event store), so a failing relay makes the answer "degraded", not 503."""
+    pg, relay = await c.run_sync(_postgres_and_relay, c)
     kafka = await _kafka_ok(c.kafka_bootstrap, c.settings.events_topic)
     checks = {"postgres": "ok" if pg else "unreachable", "kafka": "ok" if kafka else "unreachable"}
     if pg and kafka:
-        return {"status": "ready", "checks": checks}
+        healthy = relay is not None and relay["state"] in ("active", "standby")
+        return {"status": "ready" if healthy else "degraded", "checks": checks, "relay": relay}
     down = ", ".join(k for k, v in checks.items() if v != "ok")
     return JSONResponse({"error": {"code": "not_ready", "message": f"Not ready: {down} unreachable."},
-                         "checks": checks}, status_code=503)
+                         "checks": checks, "relay": relay}, status_code=503)
 
 
 @router.get("/metrics")

@@ -63,7 +63,7 @@ def _status(args: argparse.Namespace) -> int:
     from projections.lag import projection_lag
     from projections.registry import ALL
     from projections.topic_range import end_offsets
-    from streams.relay import relay_lag
+    from streams.relay_health import relay_report
 
     settings = Settings.from_env()
     container = Container(settings, pool_size=2)
@@ -73,10 +73,13 @@ def _status(args: argparse.Namespace) -> int:
         with psycopg.connect(container.database_url, autocommit=True) as conn:
             rows = projection_lag(conn, list(ALL.values()), ends)
             # Only where `firmtext migrate` ran: a status must not create the event store.
-            if conn.execute("SELECT to_regclass('relay_position')").fetchone()[0]:
-                relayed, newest = relay_lag(conn, container.texting)
-                relay = {"relayed_notification_id": relayed, "newest_notification_id": newest,
-                         "lag": newest - relayed}
+            if conn.execute("SELECT to_regclass('relay_status')").fetchone()[0]:
+                report = relay_report(conn, container.texting.recorder.max_notification_id() or 0)
+                relay = report.as_dict()
+                relay["set_aside_events"] = [{"notification_id": r[0], "event_type": r[1], "size_bytes": r[2],
+                                              "reason": r[3]} for r in conn.execute(
+                    "SELECT notification_id, event_type, size_bytes, reason FROM relay_set_aside "
+                    "ORDER BY notification_id").fetchall()]
             if conn.execute("SELECT to_regclass('projection_failures')").fetchone()[0]:
                 failures = [{"projection": f[0], "partition": f[1], "offset": f[2], "event_type": f[3],
                              "error": f[4], "failed_at": f[5].isoformat()} for f in conn.execute(
@@ -88,9 +91,13 @@ def _status(args: argparse.Namespace) -> int:
         print(json.dumps({"topic": settings.events_topic, "relay": relay,
                           "projections": [r.as_dict() for r in rows], "failures": failures}, indent=2))
         return 0
-    print("relay: no relay_position table (run `firmtext migrate`)" if relay is None else
-          f"relay: published up to notification {relay['relayed_notification_id']:,} of "
-          f"{relay['newest_notification_id']:,} (lag {relay['lag']:,})")
+    print("relay: no relay_status table (run `firmtext migrate`)" if relay is None else
+          f"relay: {relay['state']}{' (' + relay['detail'] + ')' if relay['detail'] else ''}; published up to "
+          f"notification {relay['relayed_notification_id']:,} of {relay['newest_notification_id']:,} "
+          f"(lag {relay['lag']:,})")
+    for r in (relay or {}).get("set_aside_events", []):
+        print(f"  set aside by the relay: notification {r['notification_id']:,} ({r['event_type']}, "
+              f"{r['size_bytes']:,} bytes): {r['reason']}")
     print(f"topic {settings.events_topic}")
     print(f"{'schema':<28} {'partition':>9} {'applied':>10} {'end':>10} {'lag':>8}")
     for r in rows:

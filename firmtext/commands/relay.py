@@ -18,13 +18,11 @@ async def _main(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    producer = new_producer(container.kafka_bootstrap)
-    await producer.start()
     try:
-        relay = Relay(container.texting, container.database_url, producer, settings.events_topic)
+        relay = Relay(container.texting, container.database_url,
+                      lambda: new_producer(container.kafka_bootstrap), settings.events_topic)
         await relay.run(stop)
     finally:
-        await producer.stop()
         container.close()
 
 

@@ -157,3 +157,16 @@ def test_a_dump_round_trips_and_a_damaged_line_is_reported_by_number(tmp_path):
     found = verify(asyncio.run(read())).first_break
     assert found.line == 4 and "not a log record" in str(found)
     assert json.loads(lines[0])["relay_position"] == 5
+
+
+def test_a_measured_envelope_is_never_smaller_than_the_published_one():
+    from streams.envelope import build_envelope, encode, envelope_size
+    from tests.unit.fakes import in_memory_texting
+
+    texting = in_memory_texting()
+    texting.receive_inbound("firm-m", "+15551230009", "SM-m", "héllo ✓ " * 50)
+    for n in texting.recorder.select_notifications(start=1, limit=10):
+        event = texting.mapper.to_domain_event(n)
+        published = len(encode(build_envelope(domain_event=event, notification_id=n.id,
+                                              firm_id="firm-m", prev_hash="f" * 64)))
+        assert published <= envelope_size(event, "firm-m") <= published + 20
