@@ -14,7 +14,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-SCHEMA_VERSION = 1
+from domain.event_contract import EVENTSOURCING_FIELDS, contract_of
+
+SCHEMA_VERSION = 1  # every type's first version (domain/event_contract.py has each type's own)
 GENESIS = "0" * 64
 # The largest envelope firmtext stores. Commands whose events would exceed it are refused
 # before the event store (413), so every stored event fits the log: the producer's request
@@ -27,7 +29,6 @@ _WIDEST_NOTIFICATION_ID = 2**63 - 1
 _HASH_FIELD_BYTES = len(',"hash":""') + 64
 ENVELOPE_FIELDS = ("event_id", "type", "schema_version", "firm_id", "stream_id", "stream_version",
                    "notification_id", "occurred_at", "prev_hash", "hash", "data")
-_SKIP = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 
 def _plain(value: Any) -> Any:
@@ -44,15 +45,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def event_type_of(domain_event: Any) -> str:
-    """``Aggregate.EventName``, e.g. ``Conversation.InboundReceived``."""
-    return type(domain_event).__qualname__
-
-
-def event_data(domain_event: Any) -> dict:
-    return {k: _plain(v) for k, v in vars(domain_event).items() if k not in _SKIP}
-
-
 def canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -64,17 +56,19 @@ def compute_hash(envelope: dict) -> str:
 def _unhashed(domain_event: Any, notification_id: int, firm_id: str, prev_hash: str) -> dict:
     stream_id = str(domain_event.originator_id)
     version = domain_event.originator_version
+    contract = contract_of(domain_event)
+    attributes = {k: _plain(v) for k, v in vars(domain_event).items() if k not in EVENTSOURCING_FIELDS}
     return {
         "event_id": str(uuid5(UUID(stream_id), str(version))),
-        "type": event_type_of(domain_event),
-        "schema_version": SCHEMA_VERSION,
+        "type": contract.wire_type,
+        "schema_version": contract.version,
         "firm_id": firm_id,
         "stream_id": stream_id,
         "stream_version": version,
         "notification_id": notification_id,
         "occurred_at": domain_event.timestamp.isoformat(),
         "prev_hash": prev_hash,
-        "data": event_data(domain_event),
+        "data": contract.wire_data(attributes),
     }
 
 
