@@ -7,6 +7,8 @@ from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
+from domain.scopes import conversation_of_scope, conversation_scope
+
 
 def sweep_shredded_media(store, pool: ConnectionPool) -> int:
     """Delete the media of every conversation whose key was destroyed; returns how many files."""
@@ -14,7 +16,7 @@ def sweep_shredded_media(store, pool: ConnectionPool) -> int:
     if not folders:
         return 0
     with pool.connection() as conn:
-        destroyed = {row[0].removeprefix("conversation:") for row in conn.execute(
+        destroyed = {conversation_of_scope(row[0]) for row in conn.execute(
             "SELECT scope FROM data_keys WHERE destroyed_at IS NOT NULL AND scope = ANY(%s)",
-            ([f"conversation:{f}" for f in folders],)).fetchall()}
+            ([conversation_scope(f) for f in folders],)).fetchall()}
     return sum(store.delete_conversation(pool, UUID(c)) for c in destroyed)

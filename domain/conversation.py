@@ -16,6 +16,12 @@ from domain.ids import conversation_id_of
 SYSTEM_USER = "system"  # automatic replies (HELP); never a participant
 
 
+def sender_participates(user_id: str, participating: bool | None) -> bool:
+    """Whether a requested text made its sender participate (the fact the event records;
+    events stored before it was recorded were decided by the same rule: staff, not system)."""
+    return user_id != SYSTEM_USER if participating is None else participating
+
+
 class Conversation(Aggregate):
     @staticmethod
     def create_id(firm_id: str, phone_hash: str, **_: Any):
@@ -61,10 +67,19 @@ class Conversation(Aggregate):
         self.inbound_count += 1
         self.archived = False
 
+    def send_text(self, message_id: str, user_id: str, body_ct: str) -> None:
+        """Queue a text to the number; refused when it is blocked or opted out. A staff
+        sender participates: they rejoin with notifications on, and an archived
+        conversation returns to the inbox. Automatic replies (SYSTEM_USER) do neither."""
+        self.ensure_textable()
+        self.request_outbound(message_id=message_id, user_id=user_id, body_ct=body_ct,
+                              participating=user_id != SYSTEM_USER)
+
     @event("OutboundRequested")
-    def request_outbound(self, message_id: str, user_id: str, body_ct: str) -> None:
+    def request_outbound(self, message_id: str, user_id: str, body_ct: str,
+                         participating: bool | None = None) -> None:
         self.messages[message_id] = {"direction": "outbound", "status": "queued", "carrier_sid": None}
-        if user_id != SYSTEM_USER:
+        if sender_participates(user_id, participating):
             # Participating turns the sender's notifications back on and rejoins them;
             # a conversation someone writes in again is no longer done with.
             self.archived = False
@@ -101,29 +116,58 @@ class Conversation(Aggregate):
     def help_requested(self, message_id: str, answered: bool) -> None:
         pass
 
-    # -- per-user and firm-wide inbox decisions -----------------------------------
+    # -- per-user and firm-wide inbox decisions ---------------------------------------
+    # Each command records an event only when it changes something, and says whether it did.
+    def mute(self, user_id: str) -> bool:
+        """The bell: ``user_id`` is no longer notified of this conversation."""
+        return user_id not in self.muted and self._recorded(self._muted(user_id=user_id))
+
+    def unmute(self, user_id: str) -> bool:
+        return user_id in self.muted and self._recorded(self._unmuted(user_id=user_id))
+
+    def leave(self, user_id: str) -> bool:
+        """Off ``user_id``'s inbox only; sending in it again rejoins (:meth:`send_text`)."""
+        return user_id not in self.left and self._recorded(self._left(user_id=user_id))
+
+    def mark_read(self, user_id: str) -> bool:
+        """Everything received so far is read by ``user_id``."""
+        return self._recorded(self._marked_read(user_id=user_id, inbound_count=self.inbound_count))
+
+    def archive(self, user_id: str) -> bool:
+        """Off everyone's inbox until the next inbound text (or a staff send)."""
+        return not self.archived and self._recorded(self._archived(user_id=user_id))
+
+    def block(self, user_id: str) -> bool:
+        """For good: the caller then destroys the conversation's key and media."""
+        self.ensure_open()
+        return self._recorded(self._blocked(user_id=user_id))
+
+    @staticmethod
+    def _recorded(_: None) -> bool:
+        return True
+
     @event("Muted")
-    def mute(self, user_id: str) -> None:
+    def _muted(self, user_id: str) -> None:
         self.muted.add(user_id)
 
     @event("Unmuted")
-    def unmute(self, user_id: str) -> None:
+    def _unmuted(self, user_id: str) -> None:
         self.muted.discard(user_id)
 
     @event("Left")
-    def leave(self, user_id: str) -> None:
+    def _left(self, user_id: str) -> None:
         self.left.add(user_id)
 
     @event("MarkedRead")
-    def mark_read(self, user_id: str, inbound_count: int) -> None:
+    def _marked_read(self, user_id: str, inbound_count: int) -> None:
         pass
 
     @event("Archived")
-    def archive(self, user_id: str) -> None:
+    def _archived(self, user_id: str) -> None:
         self.archived = True
 
     @event("Blocked")
-    def block(self, user_id: str) -> None:
+    def _blocked(self, user_id: str) -> None:
         self.blocked = True
         self.messages = {}
         self.participants = set()

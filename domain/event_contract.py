@@ -22,18 +22,33 @@ from domain.directory import Case, Contact, Firm, NumberClaim, StaffUser
 
 @dataclass(frozen=True)
 class EventContract:
-    wire_type: str  # e.g. "Conversation.InboundReceived"; never changes once published
-    version: int  # the envelope's schema_version for this type
-    fields: Mapping[str, str]  # wire field -> attribute of the event object
+    """One published event type. ``versions`` maps each schema version to the fields it
+    carries (wire field -> attribute of the event object); each version adds fields.
+    A stored event is published under the lowest version holding all its fields, so an
+    event stored before a version existed keeps the exact bytes (and hash) it had."""
 
-    def wire_data(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
-        """The event's data under its wire names; attributes the contract does not
-        declare are refused, so nothing reaches the log unannounced."""
-        undeclared = set(attributes) - set(self.fields.values()) - EVENTSOURCING_FIELDS
-        if undeclared:
-            raise UndeclaredField(f"{self.wire_type} carries undeclared {sorted(undeclared)}; "
-                                  "declare them in domain/event_contract.py (and bump its version)")
-        return {wire: attributes[attr] for wire, attr in self.fields.items() if attr in attributes}
+    wire_type: str  # e.g. "Conversation.InboundReceived"; never changes once published
+    versions: Mapping[int, Mapping[str, str]]
+
+    @property
+    def version(self) -> int:
+        """The version new events of this type are published under."""
+        return max(self.versions)
+
+    @property
+    def fields(self) -> Mapping[str, str]:
+        return self.versions[self.version]
+
+    def wire_data(self, attributes: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        """(schema version, the event's data under its wire names). Attributes the contract
+        does not declare are refused, so nothing reaches the log unannounced."""
+        present = set(attributes) - EVENTSOURCING_FIELDS
+        for version in sorted(self.versions):
+            fields = self.versions[version]
+            if present <= set(fields.values()):
+                return version, {wire: attributes[attr] for wire, attr in fields.items() if attr in attributes}
+        raise UndeclaredField(f"{self.wire_type} carries undeclared {sorted(present - set(self.fields.values()))}; "
+                              "declare them in domain/event_contract.py under a new version")
 
 
 class UndeclaredField(ValueError):
@@ -48,11 +63,14 @@ def _same(*names: str) -> dict[str, str]:
     return {n: n for n in names}
 
 
+# Per type: (wire name, newest version, its fields). Older versions are listed in
+# _EARLIER: each version's fields are a subset of the next one's.
 _DECLARED: dict[type, tuple[str, int, dict[str, str]]] = {
     Conversation.Started: ("Conversation.Started", 1, _same("firm_id", "phone_hash", "phone_ct", "started_by")),
     Conversation.InboundReceived: ("Conversation.InboundReceived", 1, _same(
         "message_id", "carrier_sid", "body_ct", "media", "rejected_media", "keyword")),
-    Conversation.OutboundRequested: ("Conversation.OutboundRequested", 1, _same("message_id", "user_id", "body_ct")),
+    Conversation.OutboundRequested: ("Conversation.OutboundRequested", 2, _same(
+        "message_id", "user_id", "body_ct", "participating")),
     Conversation.MessageDispatched: ("Conversation.MessageDispatched", 1, _same(
         "message_id", "carrier_sid", "carrier_status")),
     Conversation.MessageStatusChanged: ("Conversation.MessageStatusChanged", 1, _same(
@@ -85,8 +103,18 @@ _DECLARED: dict[type, tuple[str, int, dict[str, str]]] = {
     Case.Deleted: ("Case.Deleted", 1, {}),
 }
 
+_EARLIER: dict[type, dict[int, dict[str, str]]] = {
+    Conversation.OutboundRequested: {1: _same("message_id", "user_id", "body_ct")},
+}
+
+
+def _contract(cls: type, name: str, version: int, fields: dict[str, str]) -> EventContract:
+    versions = {**_EARLIER.get(cls, {}), version: fields}
+    return EventContract(name, MappingProxyType({v: MappingProxyType(f) for v, f in sorted(versions.items())}))
+
+
 CONTRACTS: Mapping[type, EventContract] = MappingProxyType(
-    {cls: EventContract(name, version, MappingProxyType(fields)) for cls, (name, version, fields) in _DECLARED.items()})
+    {cls: _contract(cls, *declared) for cls, declared in _DECLARED.items()})
 WIRE_TYPES: frozenset[str] = frozenset(c.wire_type for c in CONTRACTS.values())
 
 

@@ -22,17 +22,13 @@ from domain.directory import Firm, NumberClaim
 from domain.errors import Blocked, EventTooLarge, InvalidBody, NotFound
 from domain.ids import conversation_id_of, firm_id_of, new_message_id, number_claim_id
 from domain.ports import EventSizer, Sealer
+from domain.scopes import conversation_scope  # noqa: F401  (re-exported: many adapters import it here)
 from domain.use_cases_delivery import DeliveryUseCases
 from domain.use_cases_directory import DirectoryUseCases
 from domain.use_cases_inbox import InboxUseCases
 
 T = TypeVar("T")
 MAX_BODY = 1600
-
-
-def conversation_scope(conversation_id: UUID | str) -> str:
-    """The key scope of a conversation's sealed values (destroyed on block)."""
-    return f"conversation:{conversation_id}"
 
 
 @dataclass
@@ -173,10 +169,9 @@ class Texting(DeliveryUseCases, InboxUseCases, DirectoryUseCases, Application):
 
         def decide() -> dict:
             conv = self.conversation(firm_id, conversation_id)
-            conv.ensure_textable()
             message_id = new_message_id()
-            conv.request_outbound(message_id=message_id, user_id=user_id,
-                                  body_ct=self.sealer.seal(conversation_scope(conv.id), body))
+            conv.send_text(message_id=message_id, user_id=user_id,
+                           body_ct=self.sealer.seal(conversation_scope(conv.id), body))
             self.save(conv)
             return {"id": message_id, "conversation_id": str(conv.id), "direction": "outbound",
                     "body": body, "media": [], "sender_user_id": user_id, "status": "queued",
@@ -232,5 +227,5 @@ class Texting(DeliveryUseCases, InboxUseCases, DirectoryUseCases, Application):
         answer = not carrier_answered and bool(firm and firm.help_text) and not conv.opted_out
         conv.help_requested(message_id=message_id, answered=answer)
         if answer:
-            conv.request_outbound(message_id=new_message_id(), user_id=SYSTEM_USER,
-                                  body_ct=self.sealer.seal(conversation_scope(conv.id), firm.help_text))
+            conv.send_text(message_id=new_message_id(), user_id=SYSTEM_USER,
+                           body_ct=self.sealer.seal(conversation_scope(conv.id), firm.help_text))

@@ -4,13 +4,9 @@ from __future__ import annotations
 from domain.directory import Case, Contact, Firm, NumberClaim, StaffUser
 from domain.errors import NotFound, NumberTaken
 from domain.ids import case_id_of, contact_id_of, number_claim_id, user_id_of
+from domain.scopes import directory_scope
 
 DEFAULT_HELP = "Reply STOP to stop texts from {name}. Msg&data rates may apply."
-
-
-def directory_scope(firm_id: str) -> str:
-    """Key scope of the firm's contact phone numbers."""
-    return f"directory:{firm_id}"
 
 
 class DirectoryUseCases:

@@ -6,7 +6,7 @@ not left; unread = inbound messages the user has not marked read. Rules: docs/in
 """
 from __future__ import annotations
 
-from domain.conversation import SYSTEM_USER
+from domain.conversation import sender_participates
 from domain.statuses import moves_forward
 from projections.base import Projection
 from projections.store import RowStore, Table
@@ -59,7 +59,8 @@ def on_started(store: RowStore, event: Event) -> None:
         store.put(USER_STATE, state)
 
 
-def _message(store: RowStore, event: Event, direction: str, sender: str | None, status: str) -> None:
+def _message(store: RowStore, event: Event, direction: str, sender: str | None, status: str,
+             brings_back: bool) -> None:
     conv = store.get(CONVERSATIONS, (event.stream_id,))
     if conv is None:
         return
@@ -69,21 +70,22 @@ def _message(store: RowStore, event: Event, direction: str, sender: str | None, 
                             "status": status, "created_at": event.occurred_at}
     conv["last_activity_at"] = event.occurred_at
     conv["message_count"] += 1
-    if direction == "inbound" or sender != SYSTEM_USER:
-        conv["archived"] = False  # a new inbound text, or staff writing again, brings it back
+    if brings_back:
+        conv["archived"] = False
     if direction == "inbound":
         conv["inbound_count"] += 1
     store.put(CONVERSATIONS, conv)
 
 
 def on_inbound(store: RowStore, event: Event) -> None:
-    _message(store, event, "inbound", None, "received")
+    _message(store, event, "inbound", None, "received", brings_back=True)  # a new text brings it back
 
 
 def on_outbound(store: RowStore, event: Event) -> None:
     user_id = event.data["user_id"]
-    _message(store, event, "outbound", user_id, "queued")
-    if user_id != SYSTEM_USER:
+    participating = sender_participates(user_id, event.data.get("participating"))
+    _message(store, event, "outbound", user_id, "queued", brings_back=participating)
+    if participating:
         state = _user(store, event, user_id)
         state.update(participant=True, muted=False, left=False)
         store.put(USER_STATE, state)

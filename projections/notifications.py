@@ -12,7 +12,7 @@ Rows are keyed by (event, user), so a redelivered event changes nothing.
 """
 from __future__ import annotations
 
-from domain.conversation import SYSTEM_USER
+from domain.conversation import sender_participates
 from projections.base import Projection
 from projections.store import RowStore, Table
 from streams.envelope import Event
@@ -94,8 +94,8 @@ def on_inbound(store: RowStore, event: Event) -> None:
 def on_outbound(store: RowStore, event: Event) -> None:
     sender = event.data["user_id"]
     state = _state(store, event)
-    if sender == SYSTEM_USER:
-        return
+    if not sender_participates(sender, event.data.get("participating")):
+        return  # an automatic reply: no one is told, and no one's membership changes
     users = {u["user_id"]: u for u in store.select(USERS, firm_id=event.firm_id)}
     for user_id in state["participants"]:
         if user_id != sender and user_id not in state["muted"] and user_id not in state["left"]:

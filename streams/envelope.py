@@ -58,17 +58,18 @@ def _unhashed(domain_event: Any, notification_id: int, firm_id: str, prev_hash: 
     version = domain_event.originator_version
     contract = contract_of(domain_event)
     attributes = {k: _plain(v) for k, v in vars(domain_event).items() if k not in EVENTSOURCING_FIELDS}
+    schema_version, data = contract.wire_data(attributes)
     return {
         "event_id": str(uuid5(UUID(stream_id), str(version))),
         "type": contract.wire_type,
-        "schema_version": contract.version,
+        "schema_version": schema_version,
         "firm_id": firm_id,
         "stream_id": stream_id,
         "stream_version": version,
         "notification_id": notification_id,
         "occurred_at": domain_event.timestamp.isoformat(),
         "prev_hash": prev_hash,
-        "data": contract.wire_data(attributes),
+        "data": data,
     }
 
 

@@ -76,10 +76,11 @@ def test_renaming_an_event_class_and_its_parameter_leaves_the_wire_format_unchan
     shutil.copytree(ROOT / "domain", tmp_path / "domain")
     conversation = tmp_path / "domain" / "conversation.py"
     source = conversation.read_text()
-    renamed = source.replace('@event("Muted")\n    def mute(self, user_id: str) -> None:\n        '
+    renamed = source.replace('@event("Muted")\n    def _muted(self, user_id: str) -> None:\n        '
                              'self.muted.add(user_id)',
-                             '@event("Silenced")\n    def mute(self, staff_user_id: str) -> None:\n        '
-                             'self.muted.add(staff_user_id)')
+                             '@event("Silenced")\n    def _muted(self, staff_user_id: str) -> None:\n        '
+                             'self.muted.add(staff_user_id)').replace('self._muted(user_id=user_id)',
+                                                                      'self._muted(staff_user_id=user_id)')
     assert renamed != source, "the scratch rename did not apply: update this test's pattern"
     conversation.write_text(renamed)
     contract = tmp_path / "domain" / "event_contract.py"
@@ -89,3 +90,20 @@ def test_renaming_an_event_class_and_its_parameter_leaves_the_wire_format_unchan
     assert remapped != declared
     contract.write_text(remapped)
     assert _envelope(tmp_path, "Silenced", "staff_user_id") == _envelope(ROOT, "Muted", "user_id")
+
+
+def test_an_event_stored_before_a_new_version_keeps_its_published_bytes():
+    from datetime import datetime, timezone
+    from uuid import UUID
+
+    from domain.conversation import Conversation
+    from streams.envelope import build_envelope
+
+    event = Conversation.OutboundRequested(originator_id=UUID(int=9), originator_version=2,
+                                           timestamp=datetime(2026, 1, 1, tzinfo=timezone.utc), message_id="m1",
+                                           user_id="alice", body_ct="v1.x", participating=True)
+    new = build_envelope(domain_event=event, notification_id=5, firm_id="f", prev_hash="0" * 64)
+    del event.__dict__["participating"]  # as reconstructed from a store written by version 1
+    old = build_envelope(domain_event=event, notification_id=5, firm_id="f", prev_hash="0" * 64)
+    assert (new["schema_version"], new["data"]["participating"]) == (2, True)
+    assert old["schema_version"] == 1 and "participating" not in old["data"]
