@@ -1,52 +1,57 @@
-"""A progress line on stderr for long operator commands: done/total, rate and ETA.
+"""Progress of long operator commands (a rebuild) on stderr, drawn by rich.
 
-On a terminal it redraws one line; otherwise (a log file, CI) it prints a line every
-``every`` seconds, so a log shows how fast things went without a flood.
+On a terminal rich draws a live bar with rate and ETA. Elsewhere (a log file, CI) a
+live display would print nothing until the end, so a plain line is written every
+``every`` seconds instead: a log then shows how fast things went, without a flood.
 """
 from __future__ import annotations
 
-import sys
 import time
-from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 
-def _clock(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+class RateColumn(TextColumn):
+    """Items per second since the start (rich's own speed column is for bytes)."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def render(self, task):
+        elapsed = task.elapsed or 0.0
+        rate = task.completed / elapsed if elapsed > 0 else 0.0
+        return f"{rate:,.0f}/s"
 
 
-def render(label: str, done: int, total: int, seconds: float, width: int = 24) -> str:
-    """``label [#####-----]  52%  52,000/100,000  31,200/s  ETA 0:00:01``"""
-    share = min(1.0, done / total) if total else 1.0
-    filled = int(share * width)
-    rate = done / seconds if seconds > 0 else 0.0
-    eta = _clock((total - done) / rate) if rate > 0 and total > done else "-"
-    return (f"{label} [{'#' * filled}{'-' * (width - filled)}] {share:4.0%}  {done:,}/{total:,}  "
-            f"{rate:,.0f}/s  ETA {eta}")
+class RebuildProgress:
+    """``update(label, done, total)`` as often as you like; ``close()`` at the end."""
 
+    def __init__(self, console: Console | None = None, every: float = 5.0) -> None:
+        self.console = console or Console(stderr=True)
+        self.every, self._last, self._task = every, 0.0, None
+        self.started = time.monotonic()
+        self._live = None
+        if self.console.is_terminal:
+            self._live = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                                  MofNCompleteColumn(), RateColumn(), TimeRemainingColumn(), console=self.console)
+            self._live.start()
 
-class ProgressLine:
-    def __init__(self, stream: TextIO | None = None, every: float | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.every = every if every is not None else (0.2 if self.tty else 5.0)
-        self._last = 0.0
-        self._shown = ""
-
-    def update(self, text: str, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < self.every:
+    def update(self, label: str, done: int, total: int, force: bool = False) -> None:
+        if self._live is not None:
+            if self._task is None:
+                self._task = self._live.add_task(label, total=total or None)
+            self._live.update(self._task, description=label, completed=done, total=total or None)
             return
-        self._last = now
-        if self.tty:
-            pad = max(0, len(self._shown) - len(text))
-            self.stream.write("\r" + text + " " * pad)
-        else:
-            self.stream.write(text + "\n")
-        self._shown = text
-        self.stream.flush()
+        now = time.monotonic()
+        if force or now - self._last >= self.every:
+            self._last = now
+            seconds = now - self.started
+            rate = done / seconds if seconds > 0 else 0.0
+            share = f"{min(1.0, done / total):.0%}" if total else "-"
+            eta = f"{(total - done) / rate:,.0f} s" if rate > 0 and total > done else "-"
+            self.console.print(f"{label}: {done:,}/{total:,} ({share}), {rate:,.0f}/s, ETA {eta}", highlight=False)
 
     def close(self) -> None:
-        if self.tty and self._shown:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self._live is not None:
+            self._live.stop()

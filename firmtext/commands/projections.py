@@ -26,17 +26,16 @@ def _chosen(args: argparse.Namespace) -> list:
 
 def _rebuild(args: argparse.Namespace) -> int:
     from firmtext.bootstrap import database_url_of, kafka_bootstrap_of
-    from firmtext.progress import ProgressLine, render
+    from firmtext.progress import RebuildProgress
     from projections.rebuild import Interrupted, Rebuild
 
     settings = Settings.from_env()
     projections = _chosen(args)
     names = ", ".join(p.name for p in projections)
-    line = ProgressLine()
+    line = RebuildProgress()
 
     def show(p) -> None:
-        line.update(render(f"rebuild {names}: {p.phase}", p.applied, p.due, p.seconds),
-                    force=p.phase in ("swap", "done"))
+        line.update(f"rebuild {names}: {p.phase}", p.applied, p.due, force=p.phase in ("swap", "done"))
 
     rebuild = Rebuild(database_url_of(settings), kafka_bootstrap_of(settings), args.topic or settings.events_topic,
                       projections, restart=args.restart, swap=not args.no_swap, jobs=args.jobs,
