@@ -1,10 +1,13 @@
-"""Domain refusals. Each carries the API error code it maps to at the edge."""
+"""Domain refusals: what the rules said no to, in the firm's language.
+
+Each carries a stable ``code`` (the API's error code, also useful to other callers);
+how a refusal is answered over HTTP is decided once, at the edge (adapters/http/errors.py).
+"""
 from __future__ import annotations
 
 
 class DomainError(Exception):
     code = "invalid_request"
-    status = 400
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -12,37 +15,38 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    code, status = "not_found", 404
+    """No such thing for this firm (other firms' things and blocked conversations alike)."""
+    code = "not_found"
 
 
 class OptedOut(DomainError):
-    code, status = "opted_out", 409
+    code = "opted_out"
 
 
 class Blocked(DomainError):
-    code, status = "blocked", 409
+    code = "blocked"
 
 
 class NumberTaken(DomainError):
-    code, status = "number_taken", 409
+    code = "number_taken"
 
 
 class InvalidBody(DomainError):
-    code, status = "invalid_body", 422
+    code = "invalid_body"
 
 
 class MediaNotSupported(DomainError):
-    code, status = "media_not_supported", 422
+    code = "media_not_supported"
 
 
 class InvalidInput(DomainError):
-    code, status = "invalid_request", 422
+    code = "invalid_request"
 
 
 class Conflict(DomainError):
-    code, status = "conflict", 409
+    code = "conflict"
 
 
 class EventTooLarge(DomainError):
     """The command would store an event larger than the log accepts: refused before storing."""
-    code, status = "too_large", 413
+    code = "too_large"

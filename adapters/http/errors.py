@@ -11,13 +11,26 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.auth import Unauthenticated
 from adapters.phone import InvalidPhone
-from domain.errors import DomainError
+from domain.errors import (Blocked, Conflict, DomainError, EventTooLarge, InvalidBody, InvalidInput,
+                           MediaNotSupported, NotFound, NumberTaken, OptedOut)
 
 log = logging.getLogger("firmtext.api")
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
                422: "invalid_request", 429: "rate_limited", 503: "unavailable"}
+
+
+# How each domain refusal is answered over HTTP: decided here, once, not in the domain.
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404, OptedOut: 409, Blocked: 409, NumberTaken: 409, Conflict: 409,
+    InvalidBody: 422, MediaNotSupported: 422, InvalidInput: 422, EventTooLarge: 413,
+}
+
+
+def domain_status(exc: DomainError) -> int:
+    """The HTTP status of a domain refusal (its nearest mapped class; 400 otherwise)."""
+    return next((DOMAIN_STATUS[cls] for cls in type(exc).__mro__ if cls in DOMAIN_STATUS), 400)
 
 
 class ApiError(Exception):
@@ -49,7 +62,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError):
-        return error_response(exc.status, exc.code, exc.message)
+        return error_response(domain_status(exc), exc.code, exc.message)
 
     @app.exception_handler(InvalidPhone)
     async def invalid_phone(request: Request, exc: InvalidPhone):

@@ -176,3 +176,13 @@ def test_a_command_whose_event_would_not_fit_the_log_is_refused_before_storing()
     assert list(texting.recorder.select_notifications(start=1, limit=10)) == []
     texting.receive_inbound("firm-s", "+15551230008", "SM-ok", "a normal text")
     assert len(list(texting.recorder.select_notifications(start=1, limit=10))) == 2
+
+
+def test_every_domain_refusal_has_its_http_status_at_the_edge_and_none_in_the_domain():
+    import domain.errors as errors
+    from adapters.http.errors import DOMAIN_STATUS
+
+    refusals = {v for v in vars(errors).values()
+                if isinstance(v, type) and issubclass(v, errors.DomainError) and v is not errors.DomainError}
+    assert refusals <= set(DOMAIN_STATUS), f"map {refusals - set(DOMAIN_STATUS)} in adapters/http/errors.py"
+    assert not any("status" in vars(cls) for cls in refusals | {errors.DomainError})
