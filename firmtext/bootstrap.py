@@ -5,8 +5,7 @@ Nothing connects at import; each process builds what it needs by calling these.
 from __future__ import annotations
 
 import asyncio
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from psycopg.conninfo import conninfo_to_dict
@@ -17,7 +16,6 @@ from adapters.sealer import AesGcmSealer, master_key_bytes
 from domain.texting import Texting
 from firmtext.config import Settings
 
-NUMBER_CACHE_SECONDS = 5.0
 
 
 def eventsourcing_env(database_url: str, pool_size: int = 10) -> dict[str, str]:
@@ -55,7 +53,6 @@ class Container:
 
     settings: Settings
     pool_size: int = 10
-    _numbers: dict = field(default_factory=dict, repr=False)
 
     @cached_property
     def database_url(self) -> str:
@@ -124,20 +121,11 @@ class Container:
         self.metrics.watch_group_commit(committer)
         return committer
 
-    def firm_for_number(self, number: str) -> str | None:
-        """The firm texting from ``number``; cached briefly (numbers move between firms rarely)."""
-        now = time.monotonic()
-        hit = self._numbers.get(number)
-        if hit and now - hit[0] < NUMBER_CACHE_SECONDS:
-            return hit[1]
-        firm_id = self.texting.firm_for_number(number)
-        if firm_id is not None:
-            self._numbers[number] = (now, firm_id)
-        return firm_id
+    @cached_property
+    def firms_by_number(self):
+        from adapters.number_directory import FirmsByNumber
 
-    def shred_media(self, conversation_id) -> int:
-        """Delete every stored attachment of a blocked conversation; returns how many."""
-        return self.media_store.delete_conversation(self.pool, conversation_id)
+        return FirmsByNumber(self.texting.firm_for_number)
 
     async def run_sync(self, fn, *args):
         """Run blocking work (eventsourcing, psycopg) off the event loop."""

@@ -117,7 +117,7 @@ def _simple(action: str):
     def endpoint(conversation_id: str, who: Caller = Depends(texting_user), c: Container = Depends(container)):
         conv = getattr(c.texting, action)(who.firm_id, parse_id(conversation_id), who.user_id)
         if action == "block":
-            c.shred_media(conv.id)
+            c.media_store.delete_conversation(c.pool, conv.id)
             return {"id": str(conv.id), "blocked": True}
         return conversation_view(conv, who.user_id, c.reads)
     endpoint.__name__ = f"{action}_conversation"

@@ -51,7 +51,7 @@ async def inbound_message(request: Request, c: Container = Depends(container)):
         sender, firm_number = to_e164(text.from_number), to_e164(text.to_number)
     except (WebhookInvalid, InvalidPhone) as exc:
         return error_response(422, "invalid_webhook", f"The webhook is malformed: {exc}")
-    firm_id = await c.run_sync(c.firm_for_number, firm_number)
+    firm_id = await c.run_sync(c.firms_by_number.firm_for, firm_number)
     if firm_id is None:
         return error_response(404, "unknown_number", "No firm texts from that number.")
     conversation_id = conversation_id_of(firm_id, c.sealer.phone_hash(firm_id, sender))

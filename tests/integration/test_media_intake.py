@@ -225,7 +225,7 @@ async def test_media_endpoint_serves_only_the_firms_own_images(simulator, pool, 
             assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
         container.sealer.destroy(conversation_scope(conv))
         assert fetch(client, FIRM_ID, item["id"]).status_code == 404  # key gone: unreadable at once
-        assert container.shred_media(conv) == 1
+        assert container.media_store.delete_conversation(container.pool, conv) == 1
         assert fetch(client, FIRM_ID, item["id"]).status_code == 404
 
 

@@ -186,3 +186,17 @@ def test_every_domain_refusal_has_its_http_status_at_the_edge_and_none_in_the_do
                 if isinstance(v, type) and issubclass(v, errors.DomainError) and v is not errors.DomainError}
     assert refusals <= set(DOMAIN_STATUS), f"map {refusals - set(DOMAIN_STATUS)} in adapters/http/errors.py"
     assert not any("status" in vars(cls) for cls in refusals | {errors.DomainError})
+
+
+def test_the_firm_of_a_number_is_remembered_briefly_and_an_unknown_number_never():
+    from adapters.number_directory import FirmsByNumber
+
+    asked, now = [], [0.0]
+    firms = {"+15550000001": "acme"}
+    directory = FirmsByNumber(lambda n: asked.append(n) or firms.get(n), ttl=5.0, clock=lambda: now[0])
+    assert directory.firm_for("+15550000001") == "acme" and directory.firm_for("+15550000001") == "acme"
+    assert directory.firm_for("+15550000002") is None and directory.firm_for("+15550000002") is None
+    assert asked == ["+15550000001", "+15550000002", "+15550000002"]
+    now[0] = 6.0
+    firms["+15550000001"] = "other"
+    assert directory.firm_for("+15550000001") == "other"

@@ -1,0 +1,27 @@
+"""Which firm texts from a number, for inbound webhooks: the event store's answer,
+remembered briefly (numbers move between firms rarely; every webhook asks)."""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+CACHE_SECONDS = 5.0
+
+
+class FirmsByNumber:
+    """``firm_for(number)``: the firm whose texting number it is, or None (never cached)."""
+
+    def __init__(self, lookup: Callable[[str], str | None], ttl: float = CACHE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.lookup, self.ttl, self.clock = lookup, ttl, clock
+        self._seen: dict[str, tuple[float, str]] = {}
+
+    def firm_for(self, number: str) -> str | None:
+        now = self.clock()
+        hit = self._seen.get(number)
+        if hit and now - hit[0] < self.ttl:
+            return hit[1]
+        firm_id = self.lookup(number)
+        if firm_id is not None:  # an unknown number may be claimed any moment: ask again next time
+            self._seen[number] = (now, firm_id)
+        return firm_id
