@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from uuid import UUID, uuid5
 
 from domain.ids import case_id_of, contact_id_of, conversation_id_of, firm_id_of, user_id_of
-from streams.envelope import GENESIS, SCHEMA_VERSION, canonical
+from domain.envelope import GENESIS, SCHEMA_VERSION, canonical
 
 
 def _ct(rng: random.Random, length: int) -> str:

@@ -2,7 +2,7 @@
 Adapters implement them; the composition root wires them in."""
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 
 class Sealer(Protocol):
@@ -23,9 +23,3 @@ class Sealer(Protocol):
     def destroy(self, scope: str) -> None:
         """Forget the scope's key for good: its ciphertexts become unreadable."""
 
-
-class EventSizer(Protocol):
-    """Measures the bytes a stored event will take on the shared log (the envelope)."""
-
-    def __call__(self, domain_event: Any, firm_id: str | None = None) -> int:
-        """Encoded size of ``domain_event``'s envelope."""

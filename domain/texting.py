@@ -21,7 +21,8 @@ from domain.conversation import SYSTEM_USER, Conversation
 from domain.directory import Firm, NumberClaim
 from domain.errors import Blocked, EventTooLarge, InvalidBody, NotFound
 from domain.ids import conversation_id_of, firm_id_of, new_message_id, number_claim_id
-from domain.ports import EventSizer, Sealer
+from domain.envelope import MAX_ENVELOPE_BYTES, envelope_size
+from domain.ports import Sealer
 from domain.scopes import conversation_scope  # noqa: F401  (re-exported: many adapters import it here)
 from domain.use_cases_delivery import DeliveryUseCases
 from domain.use_cases_directory import DirectoryUseCases
@@ -52,21 +53,17 @@ class Texting(DeliveryUseCases, InboxUseCases, DirectoryUseCases, Application):
     name = "firmtext"
 
     def __init__(self, sealer: Sealer, env: dict[str, str] | None = None,
-                 event_size: EventSizer | None = None, max_event_bytes: int | None = None) -> None:
+                 max_event_bytes: int = MAX_ENVELOPE_BYTES) -> None:
         super().__init__(env)
         self.sealer = sealer
         self._local = threading.local()
-        # Every stored event must fit the shared log; the composition root wires the
-        # envelope's own measure in (None: unit tests on the in-memory store).
-        self.event_size, self.max_event_bytes = event_size, max_event_bytes
+        self.max_event_bytes = max_event_bytes  # every stored event must fit the shared log
 
     def ensure_events_fit(self, *aggregates) -> None:
         """Refuse (before anything is stored) a command whose events the log could not hold."""
-        if self.event_size is None or self.max_event_bytes is None:
-            return
         for agg in aggregates:
             for pending in agg.pending_events:
-                size = self.event_size(pending, getattr(agg, "firm_id", None))
+                size = envelope_size(pending, getattr(agg, "firm_id", None))
                 if size > self.max_event_bytes:
                     raise EventTooLarge(f"That is too large to keep: it would take {size:,} bytes, "
                                         f"and the limit is {self.max_event_bytes:,}.")

@@ -75,10 +75,7 @@ class Container:
 
     @cached_property
     def texting(self) -> Texting:
-        from streams.envelope import MAX_ENVELOPE_BYTES, envelope_size
-
-        return Texting(self.sealer, env=eventsourcing_env(self.database_url, self.pool_size),
-                       event_size=envelope_size, max_event_bytes=MAX_ENVELOPE_BYTES)
+        return Texting(self.sealer, env=eventsourcing_env(self.database_url, self.pool_size))
 
     @cached_property
     def reads(self):

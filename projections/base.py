@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from projections.store import RowStore, Table
-from streams.envelope import Event
+from domain.envelope import Event
 
 Handler = Callable[[RowStore, Event], None]
 

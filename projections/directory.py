@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from projections.base import Projection
 from projections.store import RowStore, Table
-from streams.envelope import Event
+from domain.envelope import Event
 
 FIRMS = Table("firms", ("firm_id",), ("firm_id", "name", "number", "time_zone", "help_text"))
 USERS = Table("users", ("stream_id",), ("stream_id", "firm_id", "user_id", "name", "email", "permissions",

@@ -10,7 +10,7 @@ from domain.conversation import sender_participates
 from domain.statuses import moves_forward
 from projections.base import Projection
 from projections.store import RowStore, Table
-from streams.envelope import Event
+from domain.envelope import Event
 
 CONVERSATIONS = Table(
     "conversations", ("conversation_id",),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from projections.base import Projection
 from projections.store import RowStore, Table
-from streams.envelope import Event
+from domain.envelope import Event
 
 CONTACTS = Table("contacts", ("stream_id",), ("stream_id", "firm_id", "contact_id", "name", "kind",
                                               "phone_hashes", "phones_ct"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from domain.statuses import moves_forward
 from projections.base import Projection
 from projections.store import RowStore, Table
-from streams.envelope import Event
+from domain.envelope import Event
 
 MESSAGES = Table("messages", ("message_id",),
                  ("message_id", "conversation_id", "firm_id", "seq", "direction", "body_ct", "media",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from domain.conversation import sender_participates
 from projections.base import Projection
 from projections.store import RowStore, Table
-from streams.envelope import Event
+from domain.envelope import Event
 
 NOTIFICATIONS = Table(
     "notifications", ("id",),

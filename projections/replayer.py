@@ -25,7 +25,7 @@ from projections.registry import ALL
 from projections.schemas import rebuild_schema
 from projections.topic_range import TopicRange
 from projections.writer import ProjectionWriter
-from streams.envelope import Event
+from domain.envelope import Event
 
 
 class Interrupted(Exception):

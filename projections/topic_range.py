@@ -13,7 +13,7 @@ from typing import AsyncIterator
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.envelope import Event, decode
+from domain.envelope import Event, decode
 
 log = logging.getLogger("firmtext.rebuild")
 STALL_SECONDS = 60.0  # records still due but none arriving for this long: fail loudly

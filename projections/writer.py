@@ -14,7 +14,7 @@ from psycopg import sql
 
 from projections.base import Projection, apply_new
 from projections.pg_store import PgStore
-from streams.envelope import Event
+from domain.envelope import Event
 
 log = logging.getLogger("firmtext.projections")
 NOTIFY_CHANNEL = "firmtext_notifications"

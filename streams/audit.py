@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict, dataclass
 
-from streams.envelope import GENESIS, compute_hash
+from domain.envelope import GENESIS, compute_hash
 from streams.log_reader import LogRecord
 
 

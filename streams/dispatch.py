@@ -11,7 +11,7 @@ from uuid import UUID
 import psycopg
 
 from domain.texting import Texting, conversation_scope
-from streams.envelope import Event
+from domain.envelope import Event
 
 log = logging.getLogger("firmtext.sender")
 EFFECT = "send_sms"

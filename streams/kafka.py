@@ -13,7 +13,7 @@ TOPIC_CONFIG = {
     "retention.ms": "-1",
     "retention.bytes": "-1",
     "cleanup.policy": "delete",
-    # Well above MAX_ENVELOPE_BYTES (streams/envelope.py), which the write side enforces.
+    # Well above MAX_ENVELOPE_BYTES (domain/envelope.py), which the write side enforces.
     "max.message.bytes": str(MAX_RECORD_BYTES),
 }
 

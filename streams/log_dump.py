@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import AsyncIterator, TextIO
 
-from streams.envelope import encode
+from domain.envelope import encode
 from streams.log_reader import LogRecord, TopicReader
 
 DUMP_FORMAT = "firmtext-log-dump/1"

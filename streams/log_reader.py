@@ -12,7 +12,7 @@ from typing import AsyncIterator
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.envelope import decode
+from domain.envelope import decode
 
 STALL_SECONDS = 30.0  # no progress for this long while records are still due: give up loudly
 

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
 from domain.texting import Texting
-from streams.envelope import GENESIS, build_envelope, encode
+from domain.envelope import GENESIS, build_envelope, encode
 from streams.relay_health import HEARTBEAT_SECONDS, describe, record_set_aside, record_state
 
 log = logging.getLogger("firmtext.relay")

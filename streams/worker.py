@@ -28,7 +28,7 @@ from firmtext.config import Settings
 from projections.registry import ALL
 from projections.writer import ProjectionWriter
 from streams.dispatch import Dispatcher, sender_offsets
-from streams.envelope import Event, decode
+from domain.envelope import Event, decode
 from streams.mailer import Mailer
 
 log = logging.getLogger("firmtext.worker")

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from streams.envelope import compute_hash
+from domain.envelope import compute_hash
 from tests.e2e.harness import Firm, eventually
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.envelope import ENVELOPE_FIELDS, compute_hash
+from domain.envelope import ENVELOPE_FIELDS, compute_hash
 from tests.e2e.harness import eventually
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "events.md"

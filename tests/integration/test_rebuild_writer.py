@@ -16,7 +16,7 @@ from bench.events import generate
 from projections.registry import ALL
 from projections.schemas import build_indexes, create_without_indexes
 from projections.writer import ProjectionWriter, ensure_schema
-from streams.envelope import Event
+from domain.envelope import Event
 
 PARTITIONS = 6
 

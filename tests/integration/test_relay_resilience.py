@@ -54,7 +54,8 @@ async def test_an_event_too_large_for_the_log_is_set_aside_and_the_rest_publishe
     await asyncio.to_thread(migrate, relay_settings)
     container = Container(relay_settings, pool_size=2)
     # An event stored before the write side measured envelopes: 900,000 characters.
-    unchecked = Texting(container.sealer, env=eventsourcing_env(container.database_url, 2))
+    unchecked = Texting(container.sealer, env=eventsourcing_env(container.database_url, 2),
+                        max_event_bytes=2**31)
     try:
         await asyncio.to_thread(unchecked.receive_inbound, "firm-a", "+15551230001", "SM-big", "x" * 900_000)
         await asyncio.to_thread(unchecked.receive_inbound, "firm-a", "+15551230001", "SM-after", "still here")

@@ -11,7 +11,7 @@ from adapters.pg_schema import apply_core
 from adapters.twilio_client import CarrierReceipt
 from firmtext.bootstrap import Container
 from streams.dispatch import Dispatcher
-from streams.envelope import Event
+from domain.envelope import Event
 from streams.relay import chain_envelopes
 
 

@@ -8,7 +8,7 @@ from adapters.pg_schema import apply_core
 from projections.base import Projection
 from projections.store import Table
 from projections.writer import ProjectionWriter, ensure_schema, tracked
-from streams.envelope import Event
+from domain.envelope import Event
 
 COUNT = Table("count", ("id",), ("id", "n"))
 paused, go = threading.Event(), threading.Event()

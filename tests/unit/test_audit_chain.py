@@ -9,7 +9,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 from streams.audit import ChainVerifier
 from streams.audit_store import compare_with_store, stored_envelopes
-from streams.envelope import GENESIS, compute_hash, encode
+from domain.envelope import GENESIS, compute_hash, encode
 from streams.log_dump import DumpFile, dump_header, write_dump
 from streams.log_reader import LogRecord
 from tests.unit.fakes import in_memory_texting
@@ -160,7 +160,7 @@ def test_a_dump_round_trips_and_a_damaged_line_is_reported_by_number(tmp_path):
 
 
 def test_a_measured_envelope_is_never_smaller_than_the_published_one():
-    from streams.envelope import build_envelope, encode, envelope_size
+    from domain.envelope import build_envelope, encode, envelope_size
     from tests.unit.fakes import in_memory_texting
 
     texting = in_memory_texting()

@@ -163,14 +163,10 @@ def test_sending_in_an_archived_conversation_brings_it_back(app):
 
 
 def test_a_command_whose_event_would_not_fit_the_log_is_refused_before_storing():
-    from adapters.keystore import InMemoryKeyStore
-    from adapters.sealer import AesGcmSealer
+    from domain.envelope import MAX_ENVELOPE_BYTES
     from domain.errors import EventTooLarge
-    from domain.texting import Texting
-    from streams.envelope import MAX_ENVELOPE_BYTES, envelope_size
 
-    texting = Texting(AesGcmSealer(InMemoryKeyStore(), b"k" * 32), env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
-                      event_size=envelope_size, max_event_bytes=MAX_ENVELOPE_BYTES)
+    texting = in_memory_texting()
     with pytest.raises(EventTooLarge):
         texting.receive_inbound("firm-s", "+15551230008", "SM-huge", "y" * MAX_ENVELOPE_BYTES)
     assert list(texting.recorder.select_notifications(start=1, limit=10)) == []

@@ -53,7 +53,7 @@ import sys
 from datetime import datetime, timezone
 from uuid import UUID
 from domain.conversation import Conversation
-from streams.envelope import build_envelope, encode
+from domain.envelope import build_envelope, encode
 event_class, field = sys.argv[1], sys.argv[2]
 event = getattr(Conversation, event_class)(originator_id=UUID(int=7), originator_version=3,
     timestamp=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), **{field: "paralegal-1"})
@@ -97,7 +97,7 @@ def test_an_event_stored_before_a_new_version_keeps_its_published_bytes():
     from uuid import UUID
 
     from domain.conversation import Conversation
-    from streams.envelope import build_envelope
+    from domain.envelope import build_envelope
 
     event = Conversation.OutboundRequested(originator_id=UUID(int=9), originator_version=2,
                                            timestamp=datetime(2026, 1, 1, tzinfo=timezone.utc), message_id="m1",

@@ -5,7 +5,7 @@ from datetime import timedelta
 from uuid import UUID
 
 from streams.audit_store import stored_envelopes
-from streams.envelope import encode
+from domain.envelope import encode
 from streams.export import firm_facts, transcript
 from streams.export_html import render_html
 from streams.history import conversation_at, parse_time

@@ -27,7 +27,7 @@ from projections.links import CASE_CONTACTS, CASES, CONTACT_PHONES, CONTACTS, LI
 from projections.messages import MESSAGES, MESSAGES_PROJECTION
 from projections.registry import ALL
 from projections.store import MemoryStore
-from streams.envelope import Event
+from domain.envelope import Event
 from streams.relay import chain_envelopes
 from tests.unit.fakes import in_memory_texting
 

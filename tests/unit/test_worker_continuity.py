@@ -1,7 +1,7 @@
 """The worker's guard against skipped offsets (streams/worker.py, Continuity): Faust may
 move the consumer past events no agent applied (it acks a batch whose agent died, then
 seeks to the committed offset). Whatever it does, an agent must never apply past a gap."""
-from streams.envelope import Event
+from domain.envelope import Event
 from streams.worker import Continuity, kafka_position
 
 
