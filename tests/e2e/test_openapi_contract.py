@@ -29,11 +29,12 @@ NOT_CHECKED = [positive_data_acceptance]
 MAX_EXAMPLES = int(os.environ.get("FIRMTEXT_CONTRACT_EXAMPLES") or 25)
 FIRM_ID = "contract-" + uuid.uuid4().hex[:10]
 LIVE: dict[str, str] = {}  # the running stack's URL, signing key and the firm's tokens (contract_firm)
+BEFORE_RUN: dict[tuple[str, str, str], float] = {}  # the API's answer counts before schemathesis ran
 
 
 @pytest.fixture(scope="session")
 def contract_firm(running) -> dict[str, str]:
-    """A firm synced into the stack, and the headers of its admin and of its texting user."""
+    """A firm synced into the stack; fills LIVE with its tokens and the stack's URL and key."""
     secret = running.settings.jwt_secret
     admin = {"Authorization": f"Bearer {issue_token(secret, FIRM_ID, 'host', ['admin'])}"}
     texting = {"Authorization": f"Bearer {issue_token(secret, FIRM_ID, 'alice', ['texting'])}"}
@@ -43,6 +44,7 @@ def contract_firm(running) -> dict[str, str]:
         r = http.put("/v1/users/alice", json={"name": "Alice", "email": "alice@contract.test",
                                                "permissions": ["texting"]}, headers=admin)
         assert r.status_code == 200, r.text
+    BEFORE_RUN.update(answered(running.settings.public_url))  # other tests share the stack's counters
     LIVE.update(admin=admin["Authorization"], texting=texting["Authorization"], public_url=running.settings.public_url,
                 twilio_auth_token=running.settings.twilio_auth_token)
     return LIVE
@@ -99,20 +101,24 @@ def test_the_api_keeps_its_document(case, running, contract_firm) -> None:
     case.call_and_validate(base_url=running.settings.public_url, timeout=30, excluded_checks=NOT_CHECKED)
 
 
-def test_the_generated_calls_reached_the_handlers(running) -> None:
-    """Guards the run itself: with a wrong token or signature every case would be a
-    conforming 401/403 and the contract test would prove nothing."""
+def answered(public_url: str) -> dict[tuple[str, str, str], float]:
+    """How many requests the API answered so far, by (method, route, status), from /metrics."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    text = httpx.get(f"{running.settings.public_url}/metrics", timeout=30).text
-    answered: dict[tuple[str, str], set[str]] = {}
-    for family in text_string_to_metric_families(text):
+    counts = {}
+    for family in text_string_to_metric_families(httpx.get(f"{public_url}/metrics", timeout=30).text):
         for sample in family.samples:
-            if sample.name == "firmtext_http_requests_total" and sample.value:
-                labels = sample.labels
-                answered.setdefault((labels["method"], labels["route"]), set()).add(labels["status"])
-    assert "200" in answered[("GET", "/v1/inbox")], answered           # the texting token works
-    assert "200" in answered[("PUT", "/v1/contacts/{contact_id}")], answered  # the admin token works
-    assert "401" in answered[("GET", "/v1/inbox")], answered           # and unauthenticated cases stayed so
-    signed = answered[("POST", "/webhooks/twilio/voice")]
-    assert "200" in signed, answered                                   # the carrier's signature is right
+            if sample.name == "firmtext_http_requests_total":
+                counts[(sample.labels["method"], sample.labels["route"], sample.labels["status"])] = sample.value
+    return counts
+
+
+def test_the_generated_calls_reached_the_handlers(running, contract_firm) -> None:
+    """Guards the run itself: with a wrong token or signature every case would be a
+    conforming 401/403 and the contract test would prove nothing."""
+    before, after = BEFORE_RUN, answered(running.settings.public_url)
+    grew = {key for key, count in after.items() if count > before.get(key, 0)}
+    assert ("GET", "/v1/inbox", "200") in grew, sorted(grew)  # the texting token works
+    assert ("PUT", "/v1/contacts/{contact_id}", "200") in grew, sorted(grew)  # the admin token works
+    assert ("GET", "/v1/inbox", "401") in grew, sorted(grew)  # unauthenticated cases stayed so
+    assert ("POST", "/webhooks/twilio/voice", "200") in grew, sorted(grew)  # the carrier's signature is right
