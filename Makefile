@@ -6,8 +6,10 @@ VENV := .venv/bin
 PYTEST_ARGS ?=
 
 # Test infrastructure lives apart from `make run`'s (var/, 9092/9093, 5433), so
-# both can run at once. fsync is off for the test cluster only.
+# both can run at once. fsync is off for the test cluster only. Tests run on the
+# public development secrets, so they say so (FIRMTEXT_ENV; docs/configuration.md).
 TEST_ENV := export \
+	FIRMTEXT_ENV="$${FIRMTEXT_ENV:-development}" \
 	FIRMTEXT_VAR_DIR="$${FIRMTEXT_VAR_DIR:-var/test}" \
 	FIRMTEXT_KAFKA_PORT="$${FIRMTEXT_KAFKA_PORT:-29092}" \
 	FIRMTEXT_KAFKA_CONTROLLER_PORT="$${FIRMTEXT_KAFKA_CONTROLLER_PORT:-29093}" \
@@ -41,8 +43,9 @@ help:
 bootstrap:
 	@bash scripts/bootstrap.sh
 
+# Development mode allows the public development secrets; real ones in the environment still win.
 run: bootstrap
-	$(VENV)/firmtext up
+	FIRMTEXT_ENV="$${FIRMTEXT_ENV:-development}" $(VENV)/firmtext up
 
 test:
 	$(call with_test_infra,tests)

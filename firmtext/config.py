@@ -4,6 +4,8 @@ Nothing here connects or touches the disk; see README "Configuration" for the ta
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,6 +16,50 @@ DEV_TWILIO_AUTH_TOKEN = "firmtext-dev-twilio-auth-token"
 DEV_TWILIO_ACCOUNT_SID = "AC00000000000000000000000000000000"
 # 32 bytes, base64: only for development; production sets FIRMTEXT_MASTER_KEY.
 DEV_MASTER_KEY = "ZmlybXRleHQtZGV2LW1hc3Rlci1rZXktMzItYnl0ZXM="
+DEVELOPMENT = "development"
+# The values above are public (they are in this repository): anyone holding them can mint
+# admin tokens, forge carrier webhooks and unseal every body. Only development may use them.
+_SECRETS = (("FIRMTEXT_JWT_SECRET", DEV_JWT_SECRET), ("FIRMTEXT_MASTER_KEY", DEV_MASTER_KEY),
+            ("FIRMTEXT_TWILIO_AUTH_TOKEN", DEV_TWILIO_AUTH_TOKEN))
+
+
+class InsecureSecrets(ValueError):
+    """A process outside development mode was given no secret, or a public development one."""
+
+
+def is_master_key(encoded: str) -> bool:
+    """Whether ``encoded`` is base64 of exactly 32 bytes (an AES-256 key)."""
+    try:
+        return len(base64.b64decode(encoded, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
+def secret_problems(env: Mapping[str, str]) -> list[str]:
+    """What is wrong with the secrets in ``env``, one phrase per variable (empty: nothing).
+
+    In development only a malformed master key counts (it would fail at the first sealed body).
+    """
+    development = (env.get("FIRMTEXT_ENV") or "") == DEVELOPMENT
+    problems = []
+    for name, development_value in _SECRETS:
+        value = env.get(name) or ""
+        if not value and not development:
+            problems.append(f"{name} is not set")
+        elif value == development_value and not development:
+            problems.append(f"{name} is the public development value")
+        elif value and name == "FIRMTEXT_MASTER_KEY" and not is_master_key(value):
+            problems.append(f"{name} is not base64 of 32 bytes (make one with: openssl rand -base64 32)")
+    return problems
+
+
+def check_secrets(env: Mapping[str, str]) -> None:
+    """Refuse (:class:`InsecureSecrets`, one sentence naming each variable) unless
+    FIRMTEXT_ENV=development or every secret is set, real, and well-formed."""
+    problems = secret_problems(env)
+    if problems:
+        raise InsecureSecrets(f"Refusing to start: {'; '.join(problems)} (set real secrets, or "
+                              f"FIRMTEXT_ENV=development to run on the public development values).")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -65,12 +111,20 @@ class Settings:
     smtp_from: str = "texts@firmtext.local"
     media_dir: Path | None = None
     log_level: str = "info"
+    # Settings() in code carries the development secrets, so it says so; from_env reads FIRMTEXT_ENV.
+    environment: str = DEVELOPMENT
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
-        """Read settings from ``env`` (default: ``os.environ``); unset means default."""
+    def from_env(cls, env: Mapping[str, str] | None = None, *, secrets: bool = True) -> "Settings":
+        """Read settings from ``env`` (default: ``os.environ``); unset means default.
+
+        Unless FIRMTEXT_ENV=development this refuses (:class:`InsecureSecrets`) missing or
+        development secrets; ``secrets=False`` is only for commands that use none (``infra``).
+        """
         env = os.environ if env is None else env
+        if secrets:
+            check_secrets(env)
         port = _int(env, "FIRMTEXT_HTTP_PORT", 8000)
         sim_port = _int(env, "FIRMTEXT_SIMULATOR_PORT", 8010)
         var_dir = Path(env.get("FIRMTEXT_VAR_DIR") or "var").resolve()
@@ -101,6 +155,7 @@ class Settings:
             smtp_from=env.get("FIRMTEXT_SMTP_FROM") or "texts@firmtext.local",
             media_dir=Path(media).resolve() if media else None,
             log_level=(env.get("FIRMTEXT_LOG_LEVEL") or "info").lower(),
+            environment=env.get("FIRMTEXT_ENV") or "production",
         )
 
     @property
@@ -137,6 +192,7 @@ class Settings:
             "FIRMTEXT_SMTP_PORT": str(self.smtp_port),
             "FIRMTEXT_SMTP_FROM": self.smtp_from,
             "FIRMTEXT_LOG_LEVEL": self.log_level,
+            "FIRMTEXT_ENV": self.environment,
         }
         if self.database_url:
             env["FIRMTEXT_DATABASE_URL"] = self.database_url

@@ -7,6 +7,7 @@ the servers from the environment's settings or reuse the running ones.
 """
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -17,6 +18,9 @@ from firmtext.config import Settings
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The suite runs on the public development secrets (as `make test` says explicitly);
+    # a plain `pytest` must too. Tests of the refusal pass their own environment.
+    os.environ.setdefault("FIRMTEXT_ENV", "development")
     config.addinivalue_line("markers", "slow: takes more than a few seconds (crash/restart drills)")
 
 

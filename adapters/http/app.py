@@ -5,7 +5,7 @@ import time
 
 from fastapi import FastAPI, Request
 
-from adapters.http import (errors, routes_consent, routes_conversations, routes_directory, routes_media,
+from adapters.http import (errors, openapi, routes_consent, routes_conversations, routes_directory, routes_media,
                            routes_notifications, routes_ops, routes_print, routes_webhooks)
 from firmtext.bootstrap import Container
 
@@ -16,6 +16,7 @@ def create_app(container: Container) -> FastAPI:
                               "Contract: shared/API.md; events: docs/events.md.")
     app.state.container = container
     errors.install(app)
+    openapi.install(app)
     for module in (routes_ops, routes_webhooks, routes_directory, routes_conversations, routes_consent,
                    routes_media, routes_print, routes_notifications):
         app.include_router(module.router)

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.auth import Unauthenticated
@@ -53,6 +54,19 @@ def _describe(exc: RequestValidationError) -> str:
     return "The request is not valid. " + "; ".join(parts)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (RFC 9110's ``Allow``). Starlette's own
+    header names only the first route that matched the path, not its siblings (PUT and DELETE
+    of one contact are two routes)."""
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):  # included routers' routes too
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(path):
+            methods |= set(route_methods)
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Register every exception handler on ``app``."""
 
@@ -80,9 +94,14 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException):
         code = _HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else "The request could not be served."
+        headers = dict(exc.headers or {})
         if exc.status_code == 404 and message == "Not Found":
             message = "There is nothing at this address."
-        return error_response(exc.status_code, code, message)
+        if exc.status_code == 405:
+            allowed = allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            message = f"{request.method} is not allowed here; use {' or '.join(allowed)}."
+        return error_response(exc.status_code, code, message, headers or None)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from adapters.auth import Caller
 from adapters.http.deps import container, texting_user
+from adapters.http.openapi import refusals
 from adapters.http.routes_conversations import parse_id
 from adapters.phone import to_e164
 from domain.errors import NotFound
@@ -21,7 +22,7 @@ def consent_view(c: Container, firm_id: str, conversation_id) -> dict:
             "history": c.reads.consent_history(firm_id, str(conv.id))}
 
 
-@router.get("/conversations/{conversation_id}/consent")
+@router.get("/conversations/{conversation_id}/consent", responses=refusals(404))
 def conversation_consent(conversation_id: str, who: Caller = Depends(texting_user),
                          c: Container = Depends(container)):
     return consent_view(c, who.firm_id, parse_id(conversation_id))

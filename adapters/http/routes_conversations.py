@@ -10,6 +10,7 @@ from adapters.auth import Caller
 from adapters.http.deps import container, texting_user
 from adapters.http.errors import ApiError
 from adapters.http.idempotency import run_idempotently
+from adapters.http.openapi import EXISTING, refusals
 from adapters.http.paging import clamp_limit, decode_cursor, encode_cursor
 from adapters.http.views import conversation_view
 from adapters.phone import to_e164
@@ -53,7 +54,7 @@ def inbox(unread_only: bool = False, limit: int | None = Query(None), cursor: st
             "next_cursor": encode_cursor(last["last_activity_at"], last["id"]) if more and last else None}
 
 
-@router.post("/conversations", status_code=201)
+@router.post("/conversations", status_code=201, responses={**refusals(404, 409), 200: EXISTING})
 async def compose(request: Request, who: Caller = Depends(texting_user), c: Container = Depends(container)):
     """Open the conversation with a contact's number or a raw number (201 new, 200 existing)."""
     payload, raw = await json_object(request)
@@ -80,13 +81,13 @@ async def compose(request: Request, who: Caller = Depends(texting_user), c: Cont
                             lambda payload: conversation_scope(payload["id"]))
 
 
-@router.get("/conversations/{conversation_id}")
+@router.get("/conversations/{conversation_id}", responses=refusals(404))
 def get_conversation(conversation_id: str, who: Caller = Depends(texting_user), c: Container = Depends(container)):
     conv = c.texting.conversation(who.firm_id, parse_id(conversation_id))
     return conversation_view(conv, who.user_id, c.reads)
 
 
-@router.get("/conversations/{conversation_id}/messages")
+@router.get("/conversations/{conversation_id}/messages", responses=refusals(404))
 def list_messages(conversation_id: str, before: str | None = None, limit: int | None = Query(None),
                   who: Caller = Depends(texting_user), c: Container = Depends(container)):
     conv = c.texting.conversation(who.firm_id, parse_id(conversation_id))
@@ -95,7 +96,7 @@ def list_messages(conversation_id: str, before: str | None = None, limit: int | 
     return {"messages": messages, "next_cursor": encode_cursor(older) if older else None}
 
 
-@router.post("/conversations/{conversation_id}/messages", status_code=202)
+@router.post("/conversations/{conversation_id}/messages", status_code=202, responses=refusals(404, 409))
 async def send_message(conversation_id: str, request: Request, who: Caller = Depends(texting_user),
                        c: Container = Depends(container)):
     """Queue an SMS. Texting out is SMS only: any media field is refused."""
@@ -126,4 +127,5 @@ def _simple(action: str):
 
 for _path, _action in (("read", "mark_read"), ("mute", "mute"), ("unmute", "unmute"), ("leave", "leave"),
                        ("archive", "archive"), ("block", "block")):
-    router.add_api_route(f"/conversations/{{conversation_id}}/{_path}", _simple(_action), methods=["POST"])
+    router.add_api_route(f"/conversations/{{conversation_id}}/{_path}", _simple(_action), methods=["POST"],
+                         responses=refusals(404))

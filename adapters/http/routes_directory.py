@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adapters.auth import Caller
 from adapters.http.deps import admin, container, texting_user
+from adapters.http.openapi import refusals
 from adapters.http.paging import clamp_limit, decode_cursor, encode_cursor
 from adapters.phone import to_e164
 from domain.errors import NotFound
@@ -73,12 +74,12 @@ def _firm_view(firm) -> dict:
     return {"name": firm.name, "number": firm.number, "time_zone": firm.time_zone, "help_text": firm.help_text}
 
 
-@router.put("/firm")
+@router.put("/firm", responses=refusals(409))
 def put_firm(body: FirmIn, who: Caller = Depends(admin), c: Container = Depends(container)):
     return _firm_view(c.texting.configure_firm(who.firm_id, body.name, body.number, body.time_zone, body.help_text))
 
 
-@router.get("/firm")
+@router.get("/firm", responses=refusals(404))
 def get_firm(who: Caller = Depends(texting_user), c: Container = Depends(container)):
     firm = c.texting.firm(who.firm_id)
     if firm is None:
@@ -100,7 +101,7 @@ def put_contact(contact_id: str, body: ContactIn, who: Caller = Depends(admin), 
     return {"id": contact_id, "name": body.name, "kind": body.kind, "phones": body.phones}
 
 
-@router.delete("/contacts/{contact_id}", status_code=204)
+@router.delete("/contacts/{contact_id}", status_code=204, responses=refusals(404))
 def delete_contact(contact_id: str, who: Caller = Depends(admin), c: Container = Depends(container)):
     c.texting.delete_contact(who.firm_id, contact_id)
 
@@ -111,7 +112,7 @@ def put_case(case_id: str, body: CaseIn, who: Caller = Depends(admin), c: Contai
     return {"id": case_id, "name": body.name, "contact_ids": list(dict.fromkeys(body.contact_ids))}
 
 
-@router.delete("/cases/{case_id}", status_code=204)
+@router.delete("/cases/{case_id}", status_code=204, responses=refusals(404))
 def delete_case(case_id: str, who: Caller = Depends(admin), c: Container = Depends(container)):
     c.texting.delete_case(who.firm_id, case_id)
 
@@ -125,7 +126,7 @@ def search_contacts(q: str = "", limit: int | None = Query(None), cursor: str | 
             "next_cursor": encode_cursor(found[-1]["name"], found[-1]["id"]) if more and found else None}
 
 
-@router.get("/contacts/{contact_id}/conversations")
+@router.get("/contacts/{contact_id}/conversations", responses=refusals(404))
 def contact_conversations(contact_id: str, who: Caller = Depends(texting_user), c: Container = Depends(container)):
     hashes = c.reads.contact_phone_hashes(who.firm_id, contact_id)
     if hashes is None:
@@ -133,7 +134,7 @@ def contact_conversations(contact_id: str, who: Caller = Depends(texting_user), 
     return {"conversations": c.reads.conversations_for_phones(who.firm_id, hashes, who.user_id), "next_cursor": None}
 
 
-@router.get("/cases/{case_id}/conversations")
+@router.get("/cases/{case_id}/conversations", responses=refusals(404))
 def case_conversations(case_id: str, who: Caller = Depends(texting_user), c: Container = Depends(container)):
     hashes = c.reads.case_phone_hashes(who.firm_id, case_id)
     if hashes is None:

@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from adapters.auth import Caller
 from adapters.http.deps import container, texting_user
+from adapters.http.openapi import refusals
 from adapters.media_store import MEDIA_ID
 from domain.errors import NotFound
 from firmtext.bootstrap import Container
@@ -27,8 +28,9 @@ def locate(c: Container, firm_id: str, media_id: str) -> tuple[str, str] | None:
     return (str(row[0]), row[1]) if row else None
 
 
-@router.get("/media/{media_id}", response_class=Response,
-            responses={200: {"content": {t: {} for t in _EXTENSIONS}, "description": "The image."}})
+@router.get("/media/{media_id}", response_class=Response, responses={
+    **refusals(404), 200: {"content": {t: {"schema": {"type": "string", "format": "binary"}} for t in _EXTENSIONS},
+                           "description": "The image."}})
 def get_media(media_id: str, who: Caller = Depends(texting_user), c: Container = Depends(container)):
     """The image bytes with their (sniffed) content type."""
     found = locate(c, who.firm_id, media_id)

@@ -17,6 +17,7 @@ from adapters.http.errors import ApiError
 from adapters.http.event_stream import bell_of, comment_frame, event_frame, retry_frame
 from adapters.http.idempotency import run_idempotently
 from adapters.http.notification_feed import NotificationFeed
+from adapters.http.openapi import refusals
 from adapters.http.paging import clamp_limit, decode_cursor, encode_cursor
 from adapters.http.routes_conversations import json_object
 from firmtext.bootstrap import Container
@@ -41,7 +42,7 @@ def list_notifications(unseen_only: bool = False, limit: int | None = Query(None
             "next_cursor": encode_cursor(items[-1]["seq"]) if more and items else None}
 
 
-@router.post("/notifications/seen")
+@router.post("/notifications/seen", responses=refusals(404, 409))
 async def see_notifications(request: Request, who: Caller = Depends(texting_user), c: Container = Depends(container)):
     """Mark the caller's notifications seen up to ``up_to`` (a ``seq``; default: the newest)."""
     payload, raw = await json_object(request)
@@ -80,7 +81,7 @@ def _last_event_id(raw: str | None) -> int | None:
 
 
 @router.get("/notifications/stream", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events."}})
+            responses=refusals(ok=(200, "text/event-stream", "Server-Sent Events.")))
 async def stream_notifications(request: Request, last_event_id: str | None = Header(None),
                                who: Caller = Depends(stream_caller), c: Container = Depends(container)):
     """Desktop notifications as they happen: ``id:`` seq, ``event: notification``,

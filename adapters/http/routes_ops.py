@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
 from adapters.http.deps import container
+from adapters.http.openapi import PrometheusResponse, refusals
 from firmtext.bootstrap import Container
 
 router = APIRouter(tags=["operations"])
@@ -42,7 +43,7 @@ def _postgres_and_relay(c: Container) -> tuple[bool, dict | None]:
         return False, None
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=refusals(503))
 async def readyz(c: Container = Depends(container)):
     """PostgreSQL and Kafka are reachable (503 names what is not). The outbox relay's
     state is reported too: texts are still accepted while it is failing (they wait in
@@ -58,6 +59,6 @@ async def readyz(c: Container = Depends(container)):
                          "checks": checks, "relay": relay}, status_code=503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PrometheusResponse)
 def metrics(c: Container = Depends(container)):
     return Response(c.metrics.render(), media_type="text/plain; version=0.0.4")

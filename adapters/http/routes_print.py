@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from adapters.auth import Caller
 from adapters.http.deps import container, texting_user
+from adapters.http.openapi import refusals
 from adapters.http.routes_conversations import parse_id
 from adapters.http.views import conversation_view
 from adapters.transcript import transcript_chunks
@@ -31,7 +32,7 @@ class StoredImages:
         return self.media_store.get(self.conversation_id, media_id)
 
 
-@router.get("/conversations/{conversation_id}/print", response_class=HTMLResponse)
+@router.get("/conversations/{conversation_id}/print", response_class=HTMLResponse, responses=refusals(404))
 def print_conversation(conversation_id: str, who: Caller = Depends(texting_user),
                        c: Container = Depends(container)):
     """A printable transcript of every message (not a page), for the firm's records."""

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from adapters.http.deps import container
 from adapters.http.errors import ApiError, error_response
+from adapters.http.openapi import TwimlResponse, refusals
 from adapters.phone import InvalidPhone, to_e164
 from adapters.twilio_signature import is_valid_signature
 from adapters.twilio_webhooks import WebhookInvalid, parse_inbound, parse_status
@@ -42,7 +43,7 @@ async def signed_form(request: Request, c: Container) -> dict[str, str]:
     return {k: v[0] for k, v in params.items()}
 
 
-@router.post("/messages")
+@router.post("/messages", response_class=TwimlResponse, responses=refusals(403, 404, 415, 422))
 async def inbound_message(request: Request, c: Container = Depends(container)):
     """An inbound SMS/MMS. The same MessageSid twice records one message."""
     form = await signed_form(request, c)
@@ -67,7 +68,7 @@ async def inbound_message(request: Request, c: Container = Depends(container)):
     return twiml(EMPTY_TWIML)
 
 
-@router.post("/status")
+@router.post("/status", response_class=TwimlResponse, responses=refusals(403, 415, 422))
 async def status_callback(request: Request, c: Container = Depends(container)):
     """Delivery status of a text we sent; only ever moves a status forward."""
     form = await signed_form(request, c)
@@ -84,7 +85,7 @@ async def status_callback(request: Request, c: Container = Depends(container)):
     return twiml(EMPTY_TWIML)
 
 
-@router.post("/voice")
+@router.post("/voice", response_class=TwimlResponse, responses=refusals(403, 415))
 async def voice(request: Request, c: Container = Depends(container)):
     """Calls to the texting number are disabled: reject them."""
     await signed_form(request, c)

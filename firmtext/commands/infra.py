@@ -19,7 +19,7 @@ def _print_status(settings: Settings) -> None:
 def _start(args: argparse.Namespace) -> int:
     from firmtext.infra.services import start_infrastructure
 
-    settings = Settings.from_env()
+    settings = Settings.from_env(secrets=False)
     began = time.monotonic()
     infra = start_infrastructure(settings)
     _print_status(settings)
@@ -31,13 +31,13 @@ def _start(args: argparse.Namespace) -> int:
 def _stop(args: argparse.Namespace) -> int:
     from firmtext.infra.services import stop_infrastructure
 
-    stopped = stop_infrastructure(Settings.from_env())
+    stopped = stop_infrastructure(Settings.from_env(secrets=False))
     print(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    _print_status(Settings.from_env())
+    _print_status(Settings.from_env(secrets=False))
     return 0
 
 
@@ -45,7 +45,7 @@ def _fetch(args: argparse.Namespace) -> int:
     from firmtext.infra.kafka import KafkaPaths
     from firmtext.infra.kafka_jars import ensure_kafka_jars, jars_ready
 
-    libs = KafkaPaths.of(Settings.from_env()).libs
+    libs = KafkaPaths.of(Settings.from_env(secrets=False)).libs
     if not jars_ready(libs):
         print(f"fetching the Kafka jars into {libs} (Maven)…")
         ensure_kafka_jars(libs)
