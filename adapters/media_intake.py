@@ -18,6 +18,7 @@ import httpx
 
 from adapters.keystore import KeyDestroyed
 from adapters.twilio_client import MediaTooLarge, MediaUnavailable, TwilioMessages
+from domain.ids import structural_key
 
 log = logging.getLogger(__name__)
 MAX_MEDIA = 10
@@ -46,7 +47,7 @@ def sniff_image(data: bytes) -> str | None:
 
 def media_id_of(conversation_id: UUID | str, message_sid: str, index: int) -> str:
     """Deterministic id: a retried webhook maps each attachment to the same id."""
-    return uuid.uuid5(_MEDIA_NAMESPACE, f"{conversation_id}/{message_sid}/{index}").hex
+    return uuid.uuid5(_MEDIA_NAMESPACE, structural_key(str(conversation_id), message_sid, index)).hex
 
 
 class MediaIntake:
