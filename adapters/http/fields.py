@@ -21,7 +21,9 @@ def check_email(value: str) -> str:
     check_line(value, "email", MAX_EMAIL_CHARS)
     try:
         # SMTPUTF8 off: the mailer speaks plain SMTP, so a non-ASCII local part could not be delivered.
-        validate_email(value, check_deliverability=False, allow_smtputf8=False)
+        # test_environment: the reserved .test domain (RFC 2606) that development and tests use.
+        validate_email(value, check_deliverability=False, allow_smtputf8=False, test_environment=True,
+                       strict=True)  # strict: RFC 5321 limits the part before the @ to 64 octets
     except EmailNotValidError as exc:
         raise InputRefused(f"email is not a valid address: {exc}") from None
     return value
