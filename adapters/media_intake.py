@@ -73,7 +73,7 @@ class MediaIntake:
         raise; storage or database failures do (the carrier then retries the webhook).
         """
         refs = list(text.media)
-        rejected = [{"index": i, "reason": "too_many", "content_type": ref.content_type[:100]}
+        rejected = [{"index": i, "reason": "too_many", "content_type": ref.content_type}
                     for i, ref in enumerate(refs) if i >= MAX_MEDIA]
         gate, deadline = asyncio.Semaphore(FETCH_CONCURRENCY), time.monotonic() + FETCH_BUDGET_SECONDS
         fetched = await asyncio.gather(*(self._fetch(ref.url, gate, deadline) for ref in refs[:MAX_MEDIA]))
@@ -82,8 +82,8 @@ class MediaIntake:
             if isinstance(outcome, tuple) and total + len(outcome[0]) >= MAX_TOTAL_BYTES:
                 outcome = "too_large"  # later, smaller attachments may still fit
             if isinstance(outcome, str):
-                # The declared type, as the phone sent it (capped: it is the sender's text).
-                rejected.append({"index": index, "reason": outcome, "content_type": ref.content_type[:100]})
+                # The declared type, as the phone sent it (capped at the edge: docs/input-policy.md).
+                rejected.append({"index": index, "reason": outcome, "content_type": ref.content_type})
                 continue
             data, content_type = outcome
             total += len(data)
