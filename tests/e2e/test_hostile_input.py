@@ -143,3 +143,18 @@ async def test_what_postgres_cannot_store_is_refused_at_the_edge_not_lost(firm, 
     conv = await firm.conversation_with(phone)
     assert [m["body"] for m in await firm.messages(conv["id"])] == ["a normal text"]
     assert conv["unread"] == 1
+
+
+async def test_a_streamed_body_over_the_cap_is_413_before_parsing(firm, settings):
+    """No Content-Length to trust (chunked): the bytes are counted as they arrive."""
+    async def chunks(total: int):
+        for _ in range(total // 1024):
+            yield b" " * 1024
+
+    admin = {**firm.headers("host", "admin"), "content-type": "application/json"}
+    refused(await firm.http.put("/v1/cases/big", content=chunks(300 * 1024), headers=admin), 413, "too_large")
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    refused(await firm.http.post("/webhooks/twilio/messages", content=chunks(80 * 1024), headers=form), 413,
+            "too_large")
+    small = await firm.http.put("/v1/cases/small", content=chunks(2048), headers=admin)
+    assert small.status_code in (400, 422) and set(small.json()) == {"error"}  # under the cap: parsed, not JSON

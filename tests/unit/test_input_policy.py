@@ -9,7 +9,8 @@ from domain.ids import case_id_of, contact_id_of, structural_key, user_id_of
 from domain.input_policy import (MAX_INBOUND_BODY_CHARS, InputRefused, check_id, check_line, check_name, check_text,
                                  is_id)
 
-KEPT = ["Ann O'Brien", "José Ñúñez", "محمد \u200f(client)", "👩‍⚖️ Judge", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𠀋", "ﬁ", "\ufeffBOM"]
+KEPT = ["Ann O'Brien", "José Ñúñez", "محمد \u200f(client)", "👩‍⚖️ Judge",
+        "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𠀋", "ﬁ", "\ufeffBOM"]
 
 
 @pytest.mark.parametrize("value", KEPT)
