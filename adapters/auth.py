@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import jwt
 
+from domain.input_policy import is_id
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -34,4 +36,8 @@ def caller_from_token(secret: str, token: str) -> Caller:
     perms = claims.get("perms") or []
     if not isinstance(perms, list) or not isinstance(claims["sub"], str) or not isinstance(claims["firm"], str):
         raise Unauthenticated("The token's claims are malformed.")
+    # 401, not 422: the claims are the caller's identity, and no request can be served
+    # under an id outside the grammar (docs/input-policy.md); the host must mint a new token.
+    if not (is_id(claims["firm"]) and is_id(claims["sub"])):
+        raise Unauthenticated("The token's firm or sub claim is not a valid id (1 to 128 letters, digits or . _ ~ -).")
     return Caller(user_id=claims["sub"], firm_id=claims["firm"], perms=frozenset(map(str, perms)))

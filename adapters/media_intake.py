@@ -18,6 +18,7 @@ import httpx
 
 from adapters.keystore import KeyDestroyed
 from adapters.twilio_client import MediaTooLarge, MediaUnavailable, TwilioMessages
+from domain.ids import structural_key
 
 log = logging.getLogger(__name__)
 MAX_MEDIA = 10
@@ -46,7 +47,7 @@ def sniff_image(data: bytes) -> str | None:
 
 def media_id_of(conversation_id: UUID | str, message_sid: str, index: int) -> str:
     """Deterministic id: a retried webhook maps each attachment to the same id."""
-    return uuid.uuid5(_MEDIA_NAMESPACE, f"{conversation_id}/{message_sid}/{index}").hex
+    return uuid.uuid5(_MEDIA_NAMESPACE, structural_key(str(conversation_id), message_sid, index)).hex
 
 
 class MediaIntake:
@@ -72,7 +73,7 @@ class MediaIntake:
         raise; storage or database failures do (the carrier then retries the webhook).
         """
         refs = list(text.media)
-        rejected = [{"index": i, "reason": "too_many", "content_type": ref.content_type[:100]}
+        rejected = [{"index": i, "reason": "too_many", "content_type": ref.content_type}
                     for i, ref in enumerate(refs) if i >= MAX_MEDIA]
         gate, deadline = asyncio.Semaphore(FETCH_CONCURRENCY), time.monotonic() + FETCH_BUDGET_SECONDS
         fetched = await asyncio.gather(*(self._fetch(ref.url, gate, deadline) for ref in refs[:MAX_MEDIA]))
@@ -81,8 +82,8 @@ class MediaIntake:
             if isinstance(outcome, tuple) and total + len(outcome[0]) >= MAX_TOTAL_BYTES:
                 outcome = "too_large"  # later, smaller attachments may still fit
             if isinstance(outcome, str):
-                # The declared type, as the phone sent it (capped: it is the sender's text).
-                rejected.append({"index": index, "reason": outcome, "content_type": ref.content_type[:100]})
+                # The declared type, as the phone sent it (capped at the edge: docs/input-policy.md).
+                rejected.append({"index": index, "reason": outcome, "content_type": ref.content_type})
                 continue
             data, content_type = outcome
             total += len(data)

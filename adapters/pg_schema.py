@@ -80,11 +80,13 @@ CREATE TABLE IF NOT EXISTS media_objects (
 );
 CREATE INDEX IF NOT EXISTS media_objects_conversation ON media_objects (conversation_id);
 -- One row per notification row handed to SMTP (sent_at NULL: settled without sending,
--- e.g. no address or refused for good); see streams/mailer.py.
+-- e.g. no address, or set aside with its reason); see streams/mailer.py.
 CREATE TABLE IF NOT EXISTS email_deliveries (
     notification_id text PRIMARY KEY,
     sent_at timestamptz
 );
+ALTER TABLE email_deliveries ADD COLUMN IF NOT EXISTS set_aside_reason text;
+ALTER TABLE email_deliveries ADD COLUMN IF NOT EXISTS set_aside_at timestamptz;
 """
 
 

@@ -1,19 +1,24 @@
-"""Phone numbers: normalise what people type into E.164, and mask numbers for logs.
+"""Phone numbers: parse what people type with ``phonenumbers`` (Google's libphonenumber),
+validate them for their region, return E.164, format them for people, mask them for logs.
 
-No phone library is installed, so the rules are deliberately small: North American
-Numbering Plan numbers may be written without a country code (10 digits, or 11
-starting with 1); every other number must start with ``+`` and its country code.
+One exception to libphonenumber's rules, on purpose: North American numbers in the
+fictional area code 555 (``+1 555 123 4567``), which films, documentation, tests and
+development use and which no carrier routes, are accepted. libphonenumber calls them
+invalid; firmtext's README, tests and simulator rely on them.
 """
 from __future__ import annotations
 
 import re
 
-E164_MAX_DIGITS = 15
-# The shortest numbers in service (a few Pacific islands) have 7 digits with their code.
-E164_MIN_DIGITS = 7
-NANP_REGIONS = frozenset({"US", "CA", "PR", "VI", "GU", "AS", "MP"})
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat
 
-# Digits plus the separators people type; anything else (letters, "x123") is refused.
+DEFAULT_REGION = "US"
+MAX_INPUT_CHARS = 64  # a formatted E.164 number with spaces is at most ~25 characters
+FICTIONAL_AREA_CODE = "555"
+
+# Digits plus the separators people type; letters ("555-CALL-NOW"), extensions ("x12")
+# and control characters are refused before parsing: a text cannot reach an extension.
 _ALLOWED = re.compile(r"\+?[0-9 ().\-]+")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
@@ -26,47 +31,42 @@ class InvalidPhone(ValueError):
         self.message = message
 
 
-def _nanp(digits: str) -> str:
-    """``digits`` is the 10-digit national number; check the area code and add +1."""
-    # Only the area code is checked: exchanges like 555-0100 or 000 are used by
-    # fictional and development numbers, which firmtext must accept.
-    if digits[0] in "01":
-        raise InvalidPhone("a North American area code cannot start with 0 or 1")
-    return "+1" + digits
+def _is_fictional(number: phonenumbers.PhoneNumber) -> bool:
+    national = str(number.national_number)
+    return number.country_code == 1 and len(national) == 10 and national.startswith(FICTIONAL_AREA_CODE)
 
 
-def to_e164(raw: str, default_region: str = "US") -> str:
+def to_e164(raw: str, default_region: str = DEFAULT_REGION) -> str:
     """Normalise ``raw`` to E.164 (``+15551234567``) or raise :class:`InvalidPhone`.
 
-    ``default_region`` decides how a number without ``+`` is read; only North American
-    regions are supported for that, so other numbers need their ``+`` country code.
+    A number without ``+`` is read as a national number of ``default_region`` (an ISO
+    3166 code: "US", "GB", …). The error never repeats the number (it may be logged).
     """
-    text = (raw or "").strip()
+    text = raw.strip() if isinstance(raw, str) else ""
     if not text:
         raise InvalidPhone("a phone number is required")
-    if not _ALLOWED.fullmatch(text):
+    if len(text) > MAX_INPUT_CHARS or not _ALLOWED.fullmatch(text):
         raise InvalidPhone("a phone number may contain only digits, spaces, ( ) . - and a leading +")
-    digits = re.sub(r"[^0-9]", "", text)
-    if not digits:
-        raise InvalidPhone("a phone number needs digits")
-    if len(digits) > E164_MAX_DIGITS:
-        raise InvalidPhone(f"a phone number has at most {E164_MAX_DIGITS} digits")
-    if text.startswith("+"):
-        if digits.startswith("1"):
-            if len(digits) != 11:
-                raise InvalidPhone("a +1 number has exactly 10 digits after the country code")
-            return _nanp(digits[1:])
-        if len(digits) < E164_MIN_DIGITS or digits[0] == "0":
-            raise InvalidPhone("not a valid international number")
-        return "+" + digits
-    if default_region.upper() not in NANP_REGIONS:
-        raise InvalidPhone("include the country code, starting with +")
-    if len(digits) == 10:
-        return _nanp(digits)
-    if len(digits) == 11 and digits.startswith("1"):
-        return _nanp(digits[1:])
-    raise InvalidPhone("a North American number has 10 digits (or 11 starting with 1); "
-                       "other countries need a leading + and the country code")
+    try:
+        number = phonenumbers.parse(text, None if text.startswith("+") else default_region.upper())
+    except NumberParseException:
+        raise InvalidPhone("not a phone number; numbers outside the default region need a leading + "
+                           "and the country code") from None
+    if not (phonenumbers.is_valid_number(number) or _is_fictional(number)):
+        raise InvalidPhone("not a valid phone number for its country (check the digits and the country code)")
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def for_people(e164: str, region: str = DEFAULT_REGION) -> str:
+    """The number as people write it: national form for ``region`` (``(555) 123-4567``),
+    international form otherwise (``+44 20 7946 0958``)."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return e164
+    same_region = phonenumbers.region_code_for_country_code(number.country_code) == region.upper()
+    return phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL if same_region
+                                      else PhoneNumberFormat.INTERNATIONAL)
 
 
 def is_e164(value: str) -> bool:

@@ -17,6 +17,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from adapters.keystore import KeyDestroyed, KeyStore
+from domain.ids import structural_key
 
 PREFIX = "v1."
 CACHE_SECONDS = 5.0  # bounds how long another process may still read a just-destroyed key
@@ -145,7 +146,8 @@ class AesGcmSealer:
             return None
 
     def phone_hash(self, firm: str, e164: str) -> str:
-        return hmac.new(self._hmac_key, f"{firm}\x00{e164}".encode(), hashlib.sha256).hexdigest()[:40]
+        """A keyed hash of (firm, number): the pair is JSON-encoded, so no two pairs share an input."""
+        return hmac.new(self._hmac_key, structural_key(firm, e164).encode(), hashlib.sha256).hexdigest()[:40]
 
     def destroy(self, scope: str) -> None:
         self.keys.destroy(scope)

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from domain.input_policy import (MAX_CONTENT_TYPE_CHARS, MAX_INBOUND_BODY_CHARS, MAX_MEDIA_URL_CHARS, InputRefused,
+                                 check_line, check_text)
 from domain.statuses import FINAL, RANK, moves_forward
 
 MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
@@ -59,11 +61,19 @@ class StatusUpdate:
     error_code: int | None = None
 
 
+def _policed(check, *args) -> str:
+    """The input policy's verdict as a WebhookInvalid (its message never holds the value)."""
+    try:
+        return check(*args)
+    except InputRefused as refused:
+        raise WebhookInvalid(refused.message) from None
+
+
 def _required(form: Mapping[str, str], name: str) -> str:
     value = (form.get(name) or "").strip()
     if not value:
         raise WebhookInvalid(f"{name} is required")
-    return value
+    return _policed(check_line, value, name, 64)
 
 
 def _message_sid(form: Mapping[str, str]) -> str:
@@ -89,13 +99,16 @@ def parse_inbound(form: Mapping[str, str]) -> InboundText:
         if not url:
             raise WebhookInvalid(f"MediaUrl{i} is required when NumMedia is {num_media}")
         content_type = (form.get(f"MediaContentType{i}") or "").strip() or "application/octet-stream"
-        media.append(MediaRef(url=url, content_type=content_type))
+        media.append(MediaRef(url=_policed(check_line, url, f"MediaUrl{i}", MAX_MEDIA_URL_CHARS),
+                              content_type=_policed(check_line, content_type, f"MediaContentType{i}",
+                                                    MAX_CONTENT_TYPE_CHARS)))
     extra = {k: str(form[k]) for k in form.keys() if k not in _CONSUMED and not _MEDIA_KEY.fullmatch(k)}
     return InboundText(
         message_sid=sid,
         from_number=_required(form, "From"),
         to_number=_required(form, "To"),
-        body=form.get("Body") or "",  # an MMS may have no text; spaces are the sender's
+        # An MMS may have no text; spaces are the sender's. The cap: docs/input-policy.md.
+        body=_policed(check_text, form.get("Body") or "", "Body", MAX_INBOUND_BODY_CHARS),
         media=media,
         num_media=num_media,
         extra=extra,

@@ -20,6 +20,7 @@ from domain import consent
 from domain.conversation import SYSTEM_USER, Conversation
 from domain.directory import Firm, NumberClaim
 from domain.errors import Blocked, EventTooLarge, InvalidBody, NotFound
+from domain.input_policy import InputRefused, check_text
 from domain.ids import conversation_id_of, firm_id_of, new_message_id, number_claim_id
 from domain.envelope import MAX_ENVELOPE_BYTES, envelope_size
 from domain.ports import Sealer
@@ -163,6 +164,10 @@ class Texting(DeliveryUseCases, InboxUseCases, DirectoryUseCases, Application):
             raise InvalidBody("The message is empty.")
         if len(body) > MAX_BODY:
             raise InvalidBody(f"The message is {len(body)} characters long; the limit is {MAX_BODY}.")
+        try:
+            check_text(body, "the message", MAX_BODY)
+        except InputRefused as refused:
+            raise InvalidBody(f"The message cannot be sent: {refused.message}.") from None
 
         def decide() -> dict:
             conv = self.conversation(firm_id, conversation_id)

@@ -52,6 +52,9 @@ class Report:
     swapped: bool
     jobs: int
     stages: dict[str, float] = field(default_factory=dict)
+    # (projection, partition, offset, notification id, event id, type, error) of each event
+    # this run set aside, as the live worker would have (projection_failures holds them too).
+    set_aside: list[tuple] = field(default_factory=list)
 
     @property
     def events_per_second(self) -> float:
@@ -81,6 +84,7 @@ class Rebuild:
         self.batch_size, self.settle_lag, self.stop_after_batches = batch_size, settle_lag, stop_after_batches
         self.on_progress = on_progress
         self.progress = Progress("replay")
+        self.set_aside: list[tuple] = []
         self._began = 0.0
 
     def _tick(self, message: dict) -> None:
@@ -115,7 +119,11 @@ class Rebuild:
     async def _replay(self) -> tuple[int, dict[str, float]]:
         """Run the replayers; returns how many ran and their summed time per stage."""
         if self.jobs <= 1:
-            return 1, await Replayer(self._job(None), self._tick).run()
+            replayer = Replayer(self._job(None), self._tick)
+            try:
+                return 1, await replayer.run()
+            finally:
+                self.set_aside.extend(replayer.set_aside)
         sizes = await end_offsets(self.bootstrap, self.topic)
         groups = split(sizes, self.jobs)
         context = multiprocessing.get_context("spawn")  # no inherited connections or event loop
@@ -135,6 +143,9 @@ class Rebuild:
                     continue
                 if kind == "progress":
                     self._tick(body)
+                    continue
+                if kind == "set_aside":
+                    self.set_aside.extend(tuple(row) for row in body)
                     continue
                 if kind == "failed":  # the others stop too (finally): the rerun resumes them all
                     raise RuntimeError(body)
@@ -183,4 +194,5 @@ class Rebuild:
             stages["swap"] = time.monotonic() - began
         self._tick({"phase": "done"})
         return Report([p.name for p in self.projections], resumed, self.progress.applied,
-                      time.monotonic() - self._began, self.swap, jobs, stages)
+                      time.monotonic() - self._began, self.swap, jobs, stages,
+                      sorted(self.set_aside, key=lambda row: (row[1], row[2], row[0])))

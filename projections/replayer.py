@@ -53,6 +53,7 @@ class Replayer:
     def __init__(self, job: ReplayJob, report: ProgressSink) -> None:
         self.job, self.report = job, report
         self.batches = 0
+        self.set_aside: list[tuple] = []  # projection_failures rows this replayer wrote
         self.stages = {"load_existing_rows": 0.0, "kafka_fetch_wait": 0.0, "decode_envelopes": 0.0,
                        "apply_in_memory": 0.0, "write_postgres": 0.0, "waiting_for_write": 0.0}
 
@@ -138,6 +139,7 @@ class Replayer:
                                write_postgres=writer.flush_seconds())
             return self.stages
         finally:
+            self.set_aside = list(writer.set_aside)
             await asyncio.to_thread(writer.conn.close)
             gc.unfreeze()
             gc.enable()
@@ -157,7 +159,9 @@ def replay_in_child(job: ReplayJob, messages, parent: int) -> None:
     """Child-process entry point: progress and the outcome go to the ``messages`` queue."""
     _die_with(parent)
     try:
-        stages = asyncio.run(Replayer(job, lambda m: messages.put(("progress", m))).run())
+        replayer = Replayer(job, lambda m: messages.put(("progress", m)))
+        stages = asyncio.run(replayer.run())
+        messages.put(("set_aside", replayer.set_aside))
         messages.put(("done", stages))
     except Interrupted as stop:
         messages.put(("interrupted", str(stop)))

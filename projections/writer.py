@@ -8,6 +8,7 @@ is a redelivery (or a relay republish) and is skipped.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
@@ -42,6 +43,27 @@ def ensure_schema(conn: psycopg.Connection, projection: Projection, schema: str 
     return True
 
 
+@dataclass
+class PreparedBatch:
+    """A fresh-mode batch applied in memory: per projection (store, row changes, tracking
+    moves), and the events set aside, to be written in one transaction."""
+
+    tables: list = field(default_factory=list)
+    failures: list[tuple] = field(default_factory=list)
+
+
+FAILURE_INSERT = ("INSERT INTO projection_failures (projection, partition, kafka_offset, notification_id, event_id, "
+                  "event_type, error) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING")
+
+
+def failure_row(projection: Projection, event: Event, exc: Exception) -> tuple:
+    """The projection_failures row for an event ``projection`` could not apply (logged too)."""
+    log.error("projection %s cannot apply %s (partition %s, offset %s): %s: %s", projection.name,
+              event.type, event.partition, event.offset, type(exc).__name__, str(exc)[:200])
+    return (projection.name, event.partition, event.offset, event.notification_id, event.envelope.get("event_id"),
+            event.type, f"{type(exc).__name__}: {str(exc)[:500]}")
+
+
 def tracked(conn: psycopg.Connection, schema: str) -> dict[int, tuple[int, int]]:
     """partition -> (notification_id, kafka_offset) last applied."""
     rows = conn.execute(sql.SQL("SELECT partition, notification_id, kafka_offset FROM {}.tracking").format(
@@ -60,6 +82,7 @@ class ProjectionWriter:
         # schemas already hold (a resumed rebuild) are read once, here.
         self._stores = {p.name: PgStore(conn, self.schemas[p.name], fresh=True) for p in projections} if fresh else {}
         self._tracking: dict[str, dict[int, tuple[int, int]]] = {}
+        self.set_aside: list[tuple] = []  # fresh mode: failure rows written so far, for the report
         for p in projections if fresh else ():
             self._stores[p.name].load(p.tables)
             self._tracking[self.schemas[p.name]] = tracked(conn, self.schemas[p.name])
@@ -112,43 +135,44 @@ class ProjectionWriter:
 
     def _set_aside(self, projection: Projection, event: Event, exc: Exception, positions: dict) -> dict:
         """Record an event the projection cannot apply and move past it."""
-        log.error("projection %s cannot apply %s (partition %s, offset %s): %s: %s", projection.name,
-                  event.type, event.partition, event.offset, type(exc).__name__, str(exc)[:200])
-        self.conn.execute(
-            "INSERT INTO projection_failures (projection, partition, kafka_offset, notification_id, event_id, "
-            "event_type, error) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (projection.name, event.partition, event.offset, event.notification_id,
-             event.envelope.get("event_id"), event.type, f"{type(exc).__name__}: {str(exc)[:500]}"))
+        self.conn.execute(FAILURE_INSERT, failure_row(projection, event, exc))
         positions[event.partition] = (event.notification_id, event.offset)
         return {event.partition: positions[event.partition]}
 
-    def prepare(self, events: list[Event]) -> list:
+    def prepare(self, events: list[Event]) -> PreparedBatch:
         """Fresh mode, the first half of ``apply``: apply ``events`` in memory and take the
-        rows to write. Touches no connection, so it may run while :meth:`write` runs."""
+        rows to write. Touches no connection, so it may run while :meth:`write` runs.
+        An event a projection cannot apply is set aside, as the live writer does."""
         newest: dict[int, tuple[int, int]] = {}  # partition -> (notification id, offset) newest in the batch
         for event in events:
             if event.notification_id > newest.get(event.partition, (0, -1))[0]:
                 newest[event.partition] = (event.notification_id, event.offset)
-        prepared = []
+        prepared = PreparedBatch()
         for projection in self.projections:
             store = self._stores[projection.name]
             positions = self._tracking_of(store.schema)
             # Only the events it handles go through the projection (a rebuild applies millions);
             # those it ignores change nothing but still count as applied, so tracking moves past them.
             handled = [e for e in events if e.envelope["type"] in projection.handlers]
-            touched = apply_new(projection, store, positions, handled)
+            touched = apply_new(projection, store, positions, handled,
+                                lambda event, exc, p=projection: prepared.failures.append(failure_row(p, event, exc)))
             for partition, position in newest.items():
                 if position[0] > positions.get(partition, (0, -1))[0]:
                     positions[partition] = touched[partition] = position
-            prepared.append((store, store.take_changes(), touched))
+            prepared.tables.append((store, store.take_changes(), touched))
         return prepared
 
-    def write(self, prepared: list) -> None:
-        """Fresh mode, the second half: write one prepared batch and its tracking in one transaction."""
+    def write(self, prepared: PreparedBatch) -> None:
+        """Fresh mode, the second half: write one prepared batch, its set-aside events and its
+        tracking in one transaction."""
         with self.conn.transaction():
-            for store, changes, touched in prepared:
+            for store, changes, touched in prepared.tables:
                 store.write_changes(changes)
                 self._track(store.schema, touched)
+            if prepared.failures:
+                with self.conn.cursor() as cur:
+                    cur.executemany(FAILURE_INSERT, prepared.failures)
+        self.set_aside.extend(prepared.failures)
 
     def _track(self, schema: str, touched: dict[int, tuple[int, int]]) -> None:
         if touched:

@@ -4,8 +4,13 @@ Every row of ``pj_notifications.notifications`` with ``email = true`` is mailed 
 - A worker claims one row at a time with ``SELECT ... FOR UPDATE SKIP LOCKED`` and
   records it in ``email_deliveries`` (primary key: the row id) in the transaction that
   sends it, so workers side by side never pick the same row.
-- SMTP down: the transaction rolls back (nothing recorded), the mailer pauses with
-  exponential backoff and tries again. Nothing is lost; the worker keeps running.
+- SMTP down (a transport failure: unreachable, disconnected, a 4xx): the transaction
+  rolls back (nothing recorded), the mailer pauses all delivery with exponential
+  backoff and tries again. Nothing is lost; the worker keeps running.
+- A row that fails for a reason of its own (its email cannot be composed, e.g. a header
+  the email package refuses, or the relay refuses it for good with a 5xx) is set aside:
+  recorded with ``set_aside_reason`` and never retried, and the mailer goes straight on
+  to the next row. Operators see these rows in ``firmtext projections status``.
 - Row ids are deterministic (``event_id:user_id``), so the rows of a rebuilt
   projection find their deliveries already recorded and are not mailed again.
 The one window left: the relay took the email and the process died before the
@@ -35,6 +40,7 @@ ORDER BY n.seq LIMIT 1 FOR UPDATE OF n SKIP LOCKED"""
 # locks a row just after another committed its delivery finds the record and stops.
 RECORD = "INSERT INTO email_deliveries (notification_id) VALUES (%s) ON CONFLICT DO NOTHING RETURNING 1"
 SENT = "UPDATE email_deliveries SET sent_at = now() WHERE notification_id = %s"
+SET_ASIDE = "UPDATE email_deliveries SET set_aside_reason = %s, set_aside_at = now() WHERE notification_id = %s"
 
 
 class Mailer:
@@ -66,28 +72,36 @@ class Mailer:
     def deliver_due(self, limit: int = PER_TICK) -> int:
         """Settle up to ``limit`` rows (blocking); raises when SMTP or PostgreSQL fails."""
         settled = 0
-        while settled < limit and self.deliver_one():
-            settled += 1
+        while settled < limit:
+            outcome = self.deliver_one()
+            if outcome is None:
+                break
+            settled += outcome  # False: another worker settled the row claimed
         return settled
 
-    def deliver_one(self) -> bool:
-        """Claim, send and record one row; False when nothing is due."""
+    def deliver_one(self) -> bool | None:
+        """Claim, send and record one row: True when this worker settled it, False when
+        another did a moment ago, None when nothing is due."""
         with self.container.pool.connection() as conn, conn.transaction():
             row = conn.execute(CLAIM, (LOOKBACK,)).fetchone()
             if row is None:
-                return False
+                return None
             notification_id = row[0]
             if conn.execute(RECORD, (notification_id,)).fetchone() is None:
-                return True  # another worker sent it a moment ago
-            facts = self._facts(conn, *row)
-            if facts is None:
-                # No address any more, or the number was blocked meanwhile: recorded, never sent.
-                log.info("email for notification %s not sent: nothing to send it to", notification_id)
-                return True
+                return False  # another worker sent it a moment ago
             try:
+                facts = self._facts(conn, *row)
+                if facts is None:
+                    # No address any more, or the number was blocked meanwhile: recorded, never sent.
+                    log.info("email for notification %s not sent: nothing to send it to", notification_id)
+                    return True
                 self.relay.send(compose(facts, self.public_url))
-            except MailRefused as exc:
-                log.warning("email for notification %s refused: %s; not retried", notification_id, exc)
+            except (MailRefused, ValueError, TypeError) as exc:
+                # This row's own fault (ValueError: a header the email package refuses): retrying
+                # cannot help, and waiting on it would hold up everyone else's email.
+                reason = f"{type(exc).__name__}: {exc}"[:500]
+                log.warning("email for notification %s set aside: %s", notification_id, reason)
+                conn.execute(SET_ASIDE, (reason, notification_id))
                 return True
             conn.execute(SENT, (notification_id,))
             return True

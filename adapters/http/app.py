@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 
 from adapters.http import (errors, openapi, routes_consent, routes_conversations, routes_directory, routes_media,
                            routes_notifications, routes_ops, routes_print, routes_webhooks)
+from adapters.http.body_limit import BodyLimit
 from firmtext.bootstrap import Container
 
 
@@ -17,6 +18,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     errors.install(app)
     openapi.install(app)
+    app.add_middleware(BodyLimit)  # the size cap comes before any parsing (docs/input-policy.md)
     for module in (routes_ops, routes_webhooks, routes_directory, routes_conversations, routes_consent,
                    routes_media, routes_print, routes_notifications):
         app.include_router(module.router)

@@ -11,11 +11,12 @@ from adapters.http.deps import container, texting_user
 from adapters.http.errors import ApiError
 from adapters.http.idempotency import run_idempotently
 from adapters.http.openapi import EXISTING, refusals
-from adapters.http.paging import clamp_limit, decode_cursor, encode_cursor
+from adapters.http.paging import Cursors, clamp_limit
 from adapters.http.views import conversation_view
 from adapters.phone import to_e164
 from domain.errors import MediaNotSupported, NotFound
 from domain.ids import contact_id_of
+from domain.input_policy import is_id
 from domain.texting import conversation_scope
 from domain.use_cases_directory import directory_scope
 from firmtext.bootstrap import Container
@@ -48,10 +49,12 @@ async def json_object(request: Request) -> tuple[dict, bytes]:
 def inbox(unread_only: bool = False, limit: int | None = Query(None), cursor: str | None = None,
           who: Caller = Depends(texting_user), c: Container = Depends(container)):
     """The caller's inbox: not left by the caller, not archived; newest activity first."""
-    items, more = c.reads.inbox(who.firm_id, who.user_id, unread_only, clamp_limit(limit), decode_cursor(cursor, 2))
+    cursors = Cursors(c.settings.jwt_secret, who.firm_id, "inbox")
+    items, more = c.reads.inbox(who.firm_id, who.user_id, unread_only, clamp_limit(limit),
+                                cursors.read(cursor, str, str))
     last = items[-1] if items else None
     return {"conversations": items,
-            "next_cursor": encode_cursor(last["last_activity_at"], last["id"]) if more and last else None}
+            "next_cursor": cursors.issue(last["last_activity_at"], last["id"]) if more and last else None}
 
 
 @router.post("/conversations", status_code=201, responses={**refusals(404, 409), 200: EXISTING})
@@ -62,7 +65,9 @@ async def compose(request: Request, who: Caller = Depends(texting_user), c: Cont
     def act():
         phone = payload.get("phone")
         if payload.get("contact_id") is not None:
-            contact = c.texting.get_or_none(contact_id_of(who.firm_id, str(payload["contact_id"])))
+            if not is_id(payload["contact_id"]):
+                raise ApiError(422, "invalid_request", "contact_id must be a contact's id.")
+            contact = c.texting.get_or_none(contact_id_of(who.firm_id, payload["contact_id"]))
             if contact is None or contact.deleted:
                 raise NotFound("No such contact.")
             phones = [c.sealer.open(directory_scope(who.firm_id), ct) for ct in contact.phones_ct]
@@ -91,9 +96,10 @@ def get_conversation(conversation_id: str, who: Caller = Depends(texting_user), 
 def list_messages(conversation_id: str, before: str | None = None, limit: int | None = Query(None),
                   who: Caller = Depends(texting_user), c: Container = Depends(container)):
     conv = c.texting.conversation(who.firm_id, parse_id(conversation_id))
-    cursor = decode_cursor(before, 1)
+    cursors = Cursors(c.settings.jwt_secret, who.firm_id, "messages", str(conv.id))
+    cursor = cursors.read(before, int)
     messages, older = c.reads.messages(who.firm_id, str(conv.id), cursor[0] if cursor else None, clamp_limit(limit))
-    return {"messages": messages, "next_cursor": encode_cursor(older) if older else None}
+    return {"messages": messages, "next_cursor": cursors.issue(older) if older else None}
 
 
 @router.post("/conversations/{conversation_id}/messages", status_code=202, responses=refusals(404, 409))

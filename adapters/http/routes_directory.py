@@ -4,42 +4,26 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.auth import Caller
 from adapters.http.deps import admin, container, texting_user
+from adapters.http.fields import CaseName, Email, HelpText, Id, Ids, Name, Phone, TimeZone
 from adapters.http.openapi import refusals
-from adapters.http.paging import clamp_limit, decode_cursor, encode_cursor
-from adapters.phone import to_e164
+from adapters.http.paging import Cursors, clamp_limit
 from domain.errors import NotFound
 from firmtext.bootstrap import Container
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 Preference = Literal["none", "clients", "firm", "both"]
-Id = Field(min_length=1, max_length=200)
 
 
 class FirmIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    name: str = Field(min_length=1, max_length=200)
-    number: str
-    time_zone: str = "UTC"
-    help_text: str | None = Field(default=None, max_length=1600)
-
-    @field_validator("number")
-    @classmethod
-    def _number(cls, v: str) -> str:
-        return to_e164(v)
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo
-        try:
-            ZoneInfo(v)
-        except Exception:
-            raise ValueError("time_zone must be an IANA zone such as America/New_York") from None
-        return v
+    name: Name
+    number: Phone
+    time_zone: TimeZone = "UTC"
+    help_text: HelpText | None = None
 
 
 class Notify(BaseModel):
@@ -48,26 +32,21 @@ class Notify(BaseModel):
 
 
 class UserIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
-    permissions: list[str] = []
+    name: Name
+    email: Email | None = None
+    permissions: list[Id] = Field(default=[], max_length=20)
     notify: Notify = Notify()
 
 
 class ContactIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     kind: Literal["client", "lead"]
-    phones: list[str] = Field(default=[], max_length=20)
-
-    @field_validator("phones")
-    @classmethod
-    def _phones(cls, v: list[str]) -> list[str]:
-        return [to_e164(p) for p in v]
+    phones: list[Phone] = Field(default=[], max_length=20)
 
 
 class CaseIn(BaseModel):
-    name: str = Field(min_length=1, max_length=300)
-    contact_ids: list[str] = Field(default=[], max_length=500)
+    name: CaseName
+    contact_ids: Ids = []
 
 
 def _firm_view(firm) -> dict:
@@ -88,7 +67,7 @@ def get_firm(who: Caller = Depends(texting_user), c: Container = Depends(contain
 
 
 @router.put("/users/{user_id}")
-def put_user(user_id: str, body: UserIn, who: Caller = Depends(admin), c: Container = Depends(container)):
+def put_user(user_id: Id, body: UserIn, who: Caller = Depends(admin), c: Container = Depends(container)):
     user = c.texting.sync_user(who.firm_id, user_id, body.name, body.email, body.permissions,
                                body.notify.email, body.notify.desktop)
     return {"id": user.user_id, "name": user.name, "email": user.email, "permissions": user.permissions,
@@ -96,38 +75,39 @@ def put_user(user_id: str, body: UserIn, who: Caller = Depends(admin), c: Contai
 
 
 @router.put("/contacts/{contact_id}")
-def put_contact(contact_id: str, body: ContactIn, who: Caller = Depends(admin), c: Container = Depends(container)):
+def put_contact(contact_id: Id, body: ContactIn, who: Caller = Depends(admin), c: Container = Depends(container)):
     c.texting.sync_contact(who.firm_id, contact_id, body.name, body.kind, body.phones)
     return {"id": contact_id, "name": body.name, "kind": body.kind, "phones": body.phones}
 
 
 @router.delete("/contacts/{contact_id}", status_code=204, responses=refusals(404))
-def delete_contact(contact_id: str, who: Caller = Depends(admin), c: Container = Depends(container)):
+def delete_contact(contact_id: Id, who: Caller = Depends(admin), c: Container = Depends(container)):
     c.texting.delete_contact(who.firm_id, contact_id)
 
 
 @router.put("/cases/{case_id}")
-def put_case(case_id: str, body: CaseIn, who: Caller = Depends(admin), c: Container = Depends(container)):
+def put_case(case_id: Id, body: CaseIn, who: Caller = Depends(admin), c: Container = Depends(container)):
     c.texting.sync_case(who.firm_id, case_id, body.name, body.contact_ids)
     return {"id": case_id, "name": body.name, "contact_ids": list(dict.fromkeys(body.contact_ids))}
 
 
 @router.delete("/cases/{case_id}", status_code=204, responses=refusals(404))
-def delete_case(case_id: str, who: Caller = Depends(admin), c: Container = Depends(container)):
+def delete_case(case_id: Id, who: Caller = Depends(admin), c: Container = Depends(container)):
     c.texting.delete_case(who.firm_id, case_id)
 
 
 @router.get("/contacts")
-def search_contacts(q: str = "", limit: int | None = Query(None), cursor: str | None = None,
+def search_contacts(q: str = Query("", max_length=200), limit: int | None = Query(None), cursor: str | None = None,
                     who: Caller = Depends(texting_user), c: Container = Depends(container)):
     """The compose box: contacts whose name contains ``q`` or whose number contains its digits."""
-    found, more = c.reads.search_contacts(who.firm_id, q, clamp_limit(limit), decode_cursor(cursor, 2))
+    cursors = Cursors(c.settings.jwt_secret, who.firm_id, "contacts")
+    found, more = c.reads.search_contacts(who.firm_id, q, clamp_limit(limit), cursors.read(cursor, str, str))
     return {"contacts": found,
-            "next_cursor": encode_cursor(found[-1]["name"], found[-1]["id"]) if more and found else None}
+            "next_cursor": cursors.issue(found[-1]["name"], found[-1]["id"]) if more and found else None}
 
 
 @router.get("/contacts/{contact_id}/conversations", responses=refusals(404))
-def contact_conversations(contact_id: str, who: Caller = Depends(texting_user), c: Container = Depends(container)):
+def contact_conversations(contact_id: Id, who: Caller = Depends(texting_user), c: Container = Depends(container)):
     hashes = c.reads.contact_phone_hashes(who.firm_id, contact_id)
     if hashes is None:
         raise NotFound("No such contact.")
@@ -135,7 +115,7 @@ def contact_conversations(contact_id: str, who: Caller = Depends(texting_user), 
 
 
 @router.get("/cases/{case_id}/conversations", responses=refusals(404))
-def case_conversations(case_id: str, who: Caller = Depends(texting_user), c: Container = Depends(container)):
+def case_conversations(case_id: Id, who: Caller = Depends(texting_user), c: Container = Depends(container)):
     hashes = c.reads.case_phone_hashes(who.firm_id, case_id)
     if hashes is None:
         raise NotFound("No such case.")

@@ -7,6 +7,7 @@ Who is notified of what is decided by the notification-triggers projection
 from __future__ import annotations
 
 import asyncio
+import re
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -18,7 +19,7 @@ from adapters.http.event_stream import bell_of, comment_frame, event_frame, retr
 from adapters.http.idempotency import run_idempotently
 from adapters.http.notification_feed import NotificationFeed
 from adapters.http.openapi import refusals
-from adapters.http.paging import clamp_limit, decode_cursor, encode_cursor
+from adapters.http.paging import Cursors, clamp_limit
 from adapters.http.routes_conversations import json_object
 from firmtext.bootstrap import Container
 
@@ -33,13 +34,12 @@ BATCH = 100
 def list_notifications(unseen_only: bool = False, limit: int | None = Query(None), cursor: str | None = None,
                        who: Caller = Depends(texting_user), c: Container = Depends(container)):
     """The caller's in-app notifications, newest first, with the count not yet seen."""
-    after = decode_cursor(cursor, 1)
-    if after is not None and not isinstance(after[0], int):
-        raise ApiError(422, "invalid_cursor", "That cursor was not issued by this API; start again without it.")
+    cursors = Cursors(c.settings.jwt_secret, who.firm_id, "notifications")
+    after = cursors.read(cursor, int)
     items, more, unseen = NotificationFeed(c.reads).page(who.firm_id, who.user_id, unseen_only, clamp_limit(limit),
                                                          after[0] if after else None)
     return {"notifications": items, "unseen": unseen,
-            "next_cursor": encode_cursor(items[-1]["seq"]) if more and items else None}
+            "next_cursor": cursors.issue(items[-1]["seq"]) if more and items else None}
 
 
 @router.post("/notifications/seen", responses=refusals(404, 409))
@@ -72,12 +72,22 @@ def stream_caller(request: Request, access_token: str | None = Query(
     return texting_user(caller(request))
 
 
+_SEQ = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("²".isdigit() is True); below 2**63
+
+
 def _last_event_id(raw: str | None) -> int | None:
+    """The seq a reconnecting client last got, or None. Anything that is not a seq this
+    stream could have sent is a 422 (docs/input-policy.md): EventSource then stops
+    instead of reconnecting in a loop with the same bad id."""
     if raw is None or not raw.strip():
         return None
-    if not raw.strip().isdigit():
-        raise ApiError(422, "invalid_cursor", "Last-Event-ID must be an id this stream sent.")
+    if not _SEQ.fullmatch(raw.strip()):
+        raise _not_ours()
     return int(raw.strip())
+
+
+def _not_ours() -> ApiError:
+    return ApiError(422, "invalid_cursor", "Last-Event-ID must be an id this stream sent.")
 
 
 @router.get("/notifications/stream", response_class=StreamingResponse,
@@ -89,8 +99,10 @@ async def stream_notifications(request: Request, last_event_id: str | None = Hea
     missed ones; without it only new ones come."""
     feed = NotificationFeed(c.reads)
     after = _last_event_id(last_event_id)
-    if after is None:
-        after = await c.run_sync(feed.newest, who.firm_id, who.user_id, "desktop")
+    newest = await c.run_sync(feed.newest, who.firm_id, who.user_id, "desktop")
+    if after is not None and after > newest:
+        raise _not_ours()  # no id above the newest row was ever sent: a stream after it would wait forever
+    after = newest if after is None else after
     frames = _desktop_frames(feed, c, who, after, bell_of(request.app, c.database_url))
     return StreamingResponse(frames, media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -51,7 +51,11 @@ async def inbound_message(request: Request, c: Container = Depends(container)):
         text = parse_inbound(form)
         sender, firm_number = to_e164(text.from_number), to_e164(text.to_number)
     except (WebhookInvalid, InvalidPhone) as exc:
-        return error_response(422, "invalid_webhook", f"The webhook is malformed: {exc}")
+        # A 4xx, never a 200: Twilio shows it in its debugger (error 11200) and tries the
+        # fallback URL, instead of believing the text was kept. The reason names the field,
+        # never its content, and so does the log.
+        log.warning("inbound webhook refused: %s", exc.message)
+        return error_response(422, "invalid_webhook", f"The webhook is malformed: {exc.message}")
     firm_id = await c.run_sync(c.firms_by_number.firm_for, firm_number)
     if firm_id is None:
         return error_response(404, "unknown_number", "No firm texts from that number.")

@@ -52,6 +52,11 @@ def _rebuild(args: argparse.Namespace) -> int:
     print(f"rebuilt {names}{resumed}: {report.events:,} events in {report.seconds:.1f} s "
           f"({report.events_per_second:,.0f}/s, {report.jobs} process{'es' if report.jobs > 1 else ''}), {where}")
     print("where the time went: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.stages.items()), file=sys.stderr)
+    if report.set_aside:
+        # The same events the live worker sets aside (docs/operations.md): the rest was rebuilt.
+        print(f"{len(report.set_aside)} event(s) set aside (in projection_failures; see docs/operations.md):")
+        for projection, partition, offset, _, event_id, event_type, error in report.set_aside:
+            print(f"  {projection}: {event_type} {event_id} at partition {partition} offset {offset}: {error}")
     return 0
 
 
@@ -66,7 +71,7 @@ def _status(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     container = Container(settings, pool_size=2)
-    relay, failures = None, []
+    relay, failures, emails = None, [], []
     try:
         ends = asyncio.run(end_offsets(container.kafka_bootstrap, settings.events_topic))
         with psycopg.connect(container.database_url, autocommit=True) as conn:
@@ -84,11 +89,13 @@ def _status(args: argparse.Namespace) -> int:
                              "error": f[4], "failed_at": f[5].isoformat()} for f in conn.execute(
                     "SELECT projection, partition, kafka_offset, event_type, error, failed_at "
                     "FROM projection_failures ORDER BY failed_at").fetchall()]
+            emails = _emails_set_aside(conn)
     finally:
         container.close()
     if args.json:
         print(json.dumps({"topic": settings.events_topic, "relay": relay,
-                          "projections": [r.as_dict() for r in rows], "failures": failures}, indent=2))
+                          "projections": [r.as_dict() for r in rows], "failures": failures,
+                          "emails_set_aside": emails}, indent=2))
         return 0
     print("relay: no relay_status table (run `firmtext migrate`)" if relay is None else
           f"relay: {relay['state']}{' (' + relay['detail'] + ')' if relay['detail'] else ''}; published up to "
@@ -108,7 +115,21 @@ def _status(args: argparse.Namespace) -> int:
         for f in failures:
             print(f"  {f['projection']}: {f['event_type']} at partition {f['partition']} offset {f['offset']}: "
                   f"{f['error']}")
+    if emails:
+        print(f"\n{len(emails)} notification email(s) set aside by the mailer (see docs/operations.md):")
+        for e in emails:
+            print(f"  notification {e['notification_id']} at {e['set_aside_at']}: {e['reason']}")
     return 0
+
+
+def _emails_set_aside(conn) -> list[dict]:
+    """Notification emails the mailer set aside (their own fault, never retried), newest first."""
+    if not conn.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'email_deliveries' "
+                        "AND column_name = 'set_aside_reason'").fetchone():
+        return []
+    return [{"notification_id": n, "reason": reason, "set_aside_at": at.isoformat()} for n, reason, at in conn.execute(
+        "SELECT notification_id, set_aside_reason, set_aside_at FROM email_deliveries "
+        "WHERE set_aside_reason IS NOT NULL ORDER BY set_aside_at DESC LIMIT 100").fetchall()]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -4,10 +4,16 @@ from __future__ import annotations
 import argparse
 
 from adapters.auth import issue_token
+from domain.input_policy import InputRefused, check_id
 from firmtext.config import Settings
 
 
 def run(args: argparse.Namespace) -> int:
+    try:  # the API answers 401 to a token whose ids break the grammar (docs/input-policy.md)
+        check_id(args.firm, "--firm")
+        check_id(args.user, "--user")
+    except InputRefused as refused:
+        raise SystemExit(f"firmtext token: {refused.message}") from None
     settings = Settings.from_env()
     print(issue_token(settings.jwt_secret, args.firm, args.user, args.perm or ["texting"], args.ttl))
     return 0

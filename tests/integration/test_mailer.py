@@ -41,23 +41,25 @@ def container(make_database, test_settings):
     c.close()
 
 
-def add_rows(c: Container, count: int, users=("bob",), email_of=lambda u: f"{u}@firm.test") -> list[str]:
+def add_rows(c: Container, count: int, users=("bob",), email_of=lambda u: f"{u}@firm.test", firm: str = FIRM,
+             first_seq: int = 1) -> list[str]:
     """One conversation with ``count`` inbound texts notifying ``users`` by email; returns row ids."""
     conv = str(uuid.uuid4())
     now = datetime.now(timezone.utc)
     ids = []
     with c.pool.connection() as conn:
         conn.execute("INSERT INTO pj_inbox.conversations VALUES (%s, %s, 'h1', %s, NULL, %s, %s, NULL, 0, 0, "
-                     "false, false)", (conv, FIRM, c.sealer.seal(conversation_scope(conv), "+15550001234"), now, now))
+                     "false, false)", (conv, firm, c.sealer.seal(conversation_scope(conv), "+15550001234"), now, now))
         for user in users:
             conn.execute("INSERT INTO pj_notifications.users VALUES (%s, %s, %s, '[\"texting\"]', 'clients', "
-                         "'none', %s) ON CONFLICT DO NOTHING", (f"u-{user}", FIRM, user, email_of(user)))
+                         "'none', %s) ON CONFLICT DO NOTHING", (f"u-{user}", firm, user, email_of(user)))
         for i in range(count):
             event_id = str(uuid.uuid4())
             for user in users:
                 ids.append(f"{event_id}:{user}")
                 conn.execute("INSERT INTO pj_notifications.notifications VALUES (%s, %s, %s, %s, %s, %s, "
-                             "'inbound', true, true, false, %s)", (ids[-1], FIRM, user, i + 1, conv, f"m{i}", now))
+                             "'inbound', true, true, false, %s)", (ids[-1], firm, user, first_seq + i, conv, f"m{i}",
+                                                                  now))
     return ids
 
 
@@ -131,5 +133,29 @@ async def test_a_refused_address_or_a_blocked_number_does_not_hold_up_the_rest(c
         assert await mailer.tick() == 3 and mailer.failures == 0
         assert box.notification_ids() == fine
         assert deliveries(container) == {refused[0]: False, shredded[0]: False, fine[0]: True}
+    finally:
+        box.stop()
+
+
+async def test_a_poisoned_address_of_one_firm_does_not_stop_email_for_another(container):
+    """Finding 7 of issue 8: an address holding CR/LF (inserted here directly: the API now
+    refuses it) made composing raise ValueError, and the mailer paused everyone's email and
+    retried that row forever. Now the row is set aside with its reason, at once."""
+    from firmtext.commands.projections import _emails_set_aside
+
+    poisoned = add_rows(container, 3, users=("evil",), email_of=lambda u: "evil@x.test\r\nBcc: spy@x.test",
+                        firm="firm-a")
+    fine = add_rows(container, 1, users=("bob",), firm="firm-b", first_seq=10)
+    box = Mailbox(container.settings.smtp_port).start()
+    try:
+        mailer = Mailer(container)
+        assert await mailer.tick() == 4 and mailer.failures == 0  # no pause: SMTP itself is fine
+        assert box.notification_ids() == fine
+        assert [m["To"] for m in box.received] == ["bob@firm.test"]
+        with container.pool.connection() as conn:
+            set_aside = {e["notification_id"]: e["reason"] for e in _emails_set_aside(conn)}
+        assert set(set_aside) == set(poisoned)
+        assert all(reason.startswith("ValueError") for reason in set_aside.values())
+        assert await mailer.tick() == 0 and len(box.received) == 1  # set aside: never retried
     finally:
         box.stop()

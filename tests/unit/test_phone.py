@@ -1,7 +1,7 @@
-"""Normalising typed phone numbers to E.164."""
+"""Normalising typed phone numbers to E.164 (libphonenumber, plus the fictional 555 area code)."""
 import pytest
 
-from adapters.phone import InvalidPhone, is_e164, mask_phone, to_e164
+from adapters.phone import InvalidPhone, for_people, is_e164, mask_phone, to_e164
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -14,7 +14,11 @@ from adapters.phone import InvalidPhone, is_e164, mask_phone, to_e164
     ("+44 20 7946 0958", "+442079460958"),
     ("+33 1 23 45 67 89", "+33123456789"),
     ("+15550000000", "+15550000000"),
-    ("+86 1391 2345 6789 0", "+861391234567890"),  # 15 digits: the E.164 maximum
+    ("+86 139 1234 5678", "+8613912345678"),    # a Chinese mobile
+    ("+49 1512 3456789", "+4915123456789"),     # a German mobile
+    ("+61 412 345 678", "+61412345678"),        # an Australian mobile
+    ("+81 90-1234-5678", "+819012345678"),      # a Japanese mobile
+    ("(212) 555-0100", "+12125550100"),         # a real area code
 ])
 def test_accepts(raw, expected):
     assert to_e164(raw) == expected
@@ -31,17 +35,29 @@ def test_accepts(raw, expected):
     "123 456 7890",          # area code cannot start with 1
     "44 20 7946 0958",       # international without +
     "++15551234567", "1+5551234567", "+0 123 4567 890", "+",
+    "+86 1391 2345 6789 0",  # 15 digits, but no Chinese number is that long
+    "+44 20 7946",           # too short for a London number
+    "+49 1512",              # too short for a German mobile
+    "+1 555 123 4567\x00",   # control characters are never part of a number
+    "+1 555 123 4567\u202e", "\ud800", "+1 " + "5" * 70,
 ])
 def test_rejects(raw):
     with pytest.raises(InvalidPhone):
         to_e164(raw)
 
 
-def test_other_default_regions_need_a_plus():
-    with pytest.raises(InvalidPhone):
-        to_e164("020 7946 0958", default_region="GB")
+def test_numbers_without_a_plus_are_national_numbers_of_the_default_region():
+    assert to_e164("020 7946 0958", default_region="GB") == "+442079460958"
     assert to_e164("+44 20 7946 0958", default_region="GB") == "+442079460958"
     assert to_e164("(416) 555-0100", default_region="CA") == "+14165550100"
+    with pytest.raises(InvalidPhone):
+        to_e164("020 7946 0958")  # not a US number
+
+
+def test_display_format_for_people():
+    assert for_people("+15551234567") == "(555) 123-4567"
+    assert for_people("+442079460958") == "+44 20 7946 0958"
+    assert for_people("+442079460958", region="GB") == "020 7946 0958"
 
 
 def test_error_does_not_echo_the_number():
