@@ -147,6 +147,8 @@ def create_simulator(settings, callback_delay: float = 0.05) -> Starlette:
         state.messages.append(message)
         state.accepted_at[sid] = time.time()
         log.info("accepted %s to %s", sid, mask_phone(to))
+        if state.slow_answers:  # accepted, but the answer (so every callback) is late: the sender may die waiting
+            await asyncio.sleep(state.slow_answers.popleft())
         if callback:
             outcomes = list(OUTCOMES.get(to[-4:], [("sent", None), ("delivered", None)]))
             if state.reorder_next:
@@ -155,8 +157,6 @@ def create_simulator(settings, callback_delay: float = 0.05) -> Starlette:
             task = asyncio.create_task(report(message, callback, outcomes))
             state.tasks.add(task)
             task.add_done_callback(state.tasks.discard)
-        if state.slow_answers:  # accepted, but the answer is late: the sender may die waiting
-            await asyncio.sleep(state.slow_answers.popleft())
         return JSONResponse(dict(message), status_code=201)
 
     async def list_messages(request: Request) -> Response:
