@@ -77,17 +77,21 @@ class SendingLanes:
         self._woken.set()
 
     async def run(self, interval: float = 0.25) -> None:
-        """Tick every ``interval`` seconds, or at once when woken; never stops on an error."""
-        while True:
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("sending lanes: tick failed; trying again")
-            self._woken.clear()
-            try:
-                await asyncio.wait_for(self._woken.wait(), interval)
-            except asyncio.TimeoutError:
-                pass
+        """Tick every ``interval`` seconds, or at once when woken; never stops on an error.
+        When cancelled (the worker stops), stops its lanes, which hand their numbers back."""
+        try:
+            while True:
+                try:
+                    await self.tick()
+                except Exception:
+                    log.exception("sending lanes: tick failed; trying again")
+                self._woken.clear()
+                try:
+                    await asyncio.wait_for(self._woken.wait(), interval)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            await self.close()
 
     async def tick(self) -> None:
         """Renew this worker's leases when due, and start a lane for each due number."""
