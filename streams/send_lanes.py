@@ -36,13 +36,16 @@ _TAKE_LANE = """
 INSERT INTO sending_lanes (from_number, holder, lease_until) VALUES (%s, %s, now() + make_interval(secs => %s))
 ON CONFLICT (from_number) DO UPDATE SET holder = EXCLUDED.holder, lease_until = EXCLUDED.lease_until
 WHERE sending_lanes.lease_until < now() OR sending_lanes.holder = EXCLUDED.holder RETURNING 1"""
-# The earliest due text of the number, only while this lane holds the number's lease.
-# claimed_at keeps the first claim's time: a reconciliation looks back to it.
+# The earliest due text of the number, only while this lane holds the number's lease
+# (which each claim renews). claimed_at keeps the first claim's time: a reconciliation
+# looks back to it.
 _CLAIM = """
-WITH next AS (
+WITH lane AS (
+    UPDATE sending_lanes SET lease_until = now() + make_interval(secs => %(lease)s)
+    WHERE from_number = %(number)s AND holder = %(holder)s AND lease_until > now() RETURNING 1),
+next AS (
     SELECT message_id, claimed_at FROM outbound_dispatches
-    WHERE from_number = %(number)s AND done_at IS NULL AND EXISTS (
-        SELECT 1 FROM sending_lanes WHERE from_number = %(number)s AND holder = %(holder)s AND lease_until > now())
+    WHERE from_number = %(number)s AND done_at IS NULL AND EXISTS (SELECT 1 FROM lane)
     ORDER BY seq LIMIT 1 FOR UPDATE)
 UPDATE outbound_dispatches d SET claimed_at = coalesce(d.claimed_at, now()), attempts = d.attempts + 1
 FROM next WHERE d.message_id = next.message_id
@@ -166,7 +169,7 @@ class SendingLanes:
 
     def _claim(self, number: str) -> Claim | None:
         with self.pool.connection() as conn:
-            row = conn.execute(_CLAIM, {"number": number, "holder": self.holder}).fetchone()
+            row = conn.execute(_CLAIM, {"number": number, "holder": self.holder, "lease": LEASE_SECONDS}).fetchone()
         return Claim(*row) if row else None
 
     def _finish(self, message_id: str, outcome: str) -> None:
