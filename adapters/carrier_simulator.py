@@ -2,7 +2,10 @@
 
 It accepts sends with Basic auth, answers like Twilio (201 message resource, or a JSON
 error ``{code, message, more_info, status}``), then posts signed status callbacks.
-Test hooks live under ``/_sim/`` (faults, recorded messages, media, handset keywords).
+It lists messages like Twilio too (``GET Messages.json`` filtered by To, From and
+DateSent, newest first, paged), which the sender uses to reconcile an interrupted send.
+Test hooks live under ``/_sim/`` (faults, slow answers, recorded messages with the time
+each was accepted, media, handset keywords).
 Magic recipients: a To ending in 0009 is undelivered (30003); ending in 0010 fails (30008).
 """
 from __future__ import annotations
@@ -13,10 +16,12 @@ import binascii
 import contextlib
 import hmac
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from email.utils import format_datetime
+from urllib.parse import urlencode
 
 import httpx
 from starlette.applications import Starlette
@@ -43,11 +48,34 @@ def twilio_error(status: int, code: int, message: str, headers: dict | None = No
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _sent_within(day: date | None, days: dict[str, date]) -> bool:
+    """Twilio's DateSent filters: on a day (=), on or before (<), on or after (>) it.
+    A message not sent yet has no date_sent, so any DateSent filter leaves it out."""
+    if not days:
+        return True
+    return day is not None and all({"=": day == d, "<": day <= d, ">": day >= d}[op] for op, d in days.items())
+
+
+def _list_page(path: str, query: dict, chosen: list[dict], page: int, size: int) -> dict:
+    """One page of a Twilio list resource, with its paging URIs."""
+    def uri(number: int) -> str:
+        return f"{path}?{urlencode({**query, 'Page': number, 'PageSize': size})}"
+    start = page * size
+    messages = chosen[start:start + size]
+    return {"messages": messages, "page": page, "page_size": size, "start": start,
+            "end": start + max(len(messages) - 1, 0), "uri": uri(page), "first_page_uri": uri(0),
+            "previous_page_uri": uri(page - 1) if page > 0 else None,
+            "next_page_uri": uri(page + 1) if start + size < len(chosen) else None}
+
+
 @dataclass
 class CarrierState:
     """Everything the simulated carrier remembers (in memory, per process)."""
     messages: list[dict] = field(default_factory=list)
     faults: deque = field(default_factory=deque)
+    slow_answers: deque = field(default_factory=deque)  # seconds to hold the next answers, after accepting
+    accepted_at: dict[str, float] = field(default_factory=dict)  # sid -> epoch seconds (the test's clock)
+    sent_on: dict[str, date] = field(default_factory=dict)  # sid -> UTC day of date_sent
     opted_out: set[tuple[str, str]] = field(default_factory=set)  # (handset, firm number)
     media: dict[str, tuple[bytes, str, str]] = field(default_factory=dict)  # ME sid -> (bytes, type, blob token)
     blobs: dict[str, str] = field(default_factory=dict)  # blob token -> ME sid
@@ -117,7 +145,10 @@ def create_simulator(settings, callback_delay: float = 0.05) -> Starlette:
             "status": "queued", "subresource_uris": {"media": f"{uri}/Media.json"}, "to": to, "uri": f"{uri}.json",
         }
         state.messages.append(message)
+        state.accepted_at[sid] = time.time()
         log.info("accepted %s to %s", sid, mask_phone(to))
+        if state.slow_answers:  # accepted, but the answer (so every callback) is late: the sender may die waiting
+            await asyncio.sleep(state.slow_answers.popleft())
         if callback:
             outcomes = list(OUTCOMES.get(to[-4:], [("sent", None), ("delivered", None)]))
             if state.reorder_next:
@@ -128,12 +159,33 @@ def create_simulator(settings, callback_delay: float = 0.05) -> Starlette:
             task.add_done_callback(state.tasks.discard)
         return JSONResponse(dict(message), status_code=201)
 
+    async def list_messages(request: Request) -> Response:
+        if (answer := refused(request)) is not None:
+            return answer
+        query = request.query_params
+        try:
+            days = {op: date.fromisoformat(query[name]) for op, name in
+                    (("=", "DateSent"), ("<", "DateSent<"), (">", "DateSent>")) if name in query}
+            size, page = min(int(query.get("PageSize", 50)), 1000), int(query.get("Page", 0))
+        except ValueError:
+            return twilio_error(400, 20001, "Invalid parameter")
+        if size < 1 or page < 0:
+            return twilio_error(400, 20001, "Invalid parameter")
+        chosen = [m for m in reversed(state.messages)  # newest first, as Twilio lists
+                  if query.get("To", m["to"]) == m["to"] and query.get("From", m["from"]) == m["from"]
+                  and _sent_within(state.sent_on.get(m["sid"]), days)]
+        return JSONResponse(_list_page(request.url.path, dict(query), chosen, page, size))
+
+
     async def report(message: dict, url: str, outcomes: list[tuple[str, int | None]]) -> None:
         # One task per message, callbacks in sequence: their order is the test's to choose.
         state.http = state.http or httpx.AsyncClient(timeout=15.0)  # Twilio's webhook timeout
         for status, error_code in outcomes:
             await asyncio.sleep(callback_delay)
             message["status"], message["error_code"] = status, error_code
+            if status == "sent":
+                now = datetime.now(timezone.utc)
+                message["date_sent"], state.sent_on[message["sid"]] = format_datetime(now), now.date()
             form = {"MessageSid": message["sid"], "SmsSid": message["sid"], "MessageStatus": status,
                     "SmsStatus": status, "AccountSid": account_sid, "From": message["from"],
                     "To": message["to"], "ApiVersion": API_VERSION}
@@ -167,6 +219,7 @@ def create_simulator(settings, callback_delay: float = 0.05) -> Starlette:
 
     app = Starlette(lifespan=lifespan, routes=[
         Route(f"{API}/Messages.json", send_message, methods=["POST"]),
+        Route(f"{API}/Messages.json", list_messages, methods=["GET"]),
         Route(f"{API}/Messages/{{message_sid}}/Media/{{media_sid}}", get_media, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         *control_routes(state, api_base, account_sid),

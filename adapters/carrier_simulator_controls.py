@@ -1,5 +1,6 @@
 """The carrier simulator's test controls, under ``/_sim/``: media uploads, what handsets
-texted (STOP/START), injected faults, the record of accepted messages, callback order.
+texted (STOP/START), injected faults and slow answers, the record of accepted messages
+(with when each was accepted), callback order.
 
 They are unauthenticated on purpose: the simulator only listens on 127.0.0.1.
 """
@@ -59,6 +60,13 @@ def control_routes(state: "CarrierState", api_base: str, account_sid: str) -> li
     async def add_faults(request: Request) -> JSONResponse:
         data = await _json_object(request)
         status, count = data.get("status"), data.get("count", 1)
+        if "answer_delay" in data:  # accept the next sends, then answer late
+            delay = data["answer_delay"]
+            if not isinstance(delay, (int, float)) or not 0 <= delay <= 600 or not isinstance(count, int) or count < 0:
+                return JSONResponse({"error": "answer_delay must be 0-600 seconds and count a whole number"},
+                                    status_code=400)
+            state.slow_answers.extend([float(delay)] * count)
+            return JSONResponse({"pending": len(state.slow_answers)})
         if not isinstance(status, int) or not (status == 429 or 500 <= status <= 599) or not isinstance(count, int) or count < 0:
             return JSONResponse({"error": "status must be 429 or 5xx and count a whole number"}, status_code=400)
         state.faults.extend([status] * count)
@@ -67,7 +75,11 @@ def control_routes(state: "CarrierState", api_base: str, account_sid: str) -> li
     async def messages(request: Request) -> JSONResponse:
         if request.method == "DELETE":
             state.messages.clear()
-        return JSONResponse({"messages": state.messages})
+            state.accepted_at.clear()
+        to = request.query_params.get("to")
+        chosen = [m for m in state.messages if to in (None, m["to"])]
+        accepted_at = {m["sid"]: state.accepted_at.get(m["sid"]) for m in chosen}
+        return JSONResponse({"messages": chosen, "accepted_at": accepted_at})
 
     async def reorder(request: Request) -> Response:
         state.reorder_next = True
@@ -76,6 +88,9 @@ def control_routes(state: "CarrierState", api_base: str, account_sid: str) -> li
     async def reset(request: Request) -> Response:
         state.messages.clear()
         state.faults.clear()
+        state.slow_answers.clear()
+        state.accepted_at.clear()
+        state.sent_on.clear()
         state.opted_out.clear()
         state.reorder_next = False
         return Response(status_code=204)

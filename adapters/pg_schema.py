@@ -81,6 +81,32 @@ CREATE TABLE IF NOT EXISTS media_objects (
 CREATE INDEX IF NOT EXISTS media_objects_conversation ON media_objects (conversation_id);
 -- One row per notification row handed to SMTP (sent_at NULL: settled without sending,
 -- e.g. no address, or set aside with its reason); see streams/mailer.py.
+-- One row per OutboundRequested the sender recorded (streams/dispatch.py): due while
+-- done_at is NULL, sent in seq order per sending number (streams/send_lanes.py).
+-- claimed_at set and done_at NULL after a crash: an interrupted send, reconciled with
+-- the carrier before it is sent again.
+CREATE TABLE IF NOT EXISTS outbound_dispatches (
+    message_id text PRIMARY KEY,
+    conversation_id uuid NOT NULL,
+    firm_id text NOT NULL,
+    from_number text NOT NULL,
+    seq bigint NOT NULL,
+    body_ct text NOT NULL,  -- sealed like the event's: shredding the conversation key shreds it
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    claimed_at timestamptz,
+    attempts int NOT NULL DEFAULT 0,
+    done_at timestamptz,
+    outcome text
+);
+CREATE INDEX IF NOT EXISTS outbound_dispatches_due ON outbound_dispatches (from_number, seq)
+    WHERE done_at IS NULL;
+-- Which worker paces a sending number right now; a lease that lapses when its holder
+-- stops renewing it (killed), so another worker can take the number over.
+CREATE TABLE IF NOT EXISTS sending_lanes (
+    from_number text PRIMARY KEY,
+    holder text NOT NULL,
+    lease_until timestamptz NOT NULL
+);
 CREATE TABLE IF NOT EXISTS email_deliveries (
     notification_id text PRIMARY KEY,
     sent_at timestamptz

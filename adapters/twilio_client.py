@@ -1,6 +1,7 @@
 """firmtext's client for Twilio's Messages API (and the simulator, which speaks the same).
 
-Sends are paced per sending number, retried with exponential backoff and jitter when
+It sends, lists what the carrier holds from one number to another (to reconcile a send
+that was interrupted before its outcome was recorded) and fetches MMS media. Sends are paced per sending number, retried with exponential backoff and jitter when
 the carrier is busy (429), failing (5xx) or unreachable, and refused outright on any
 other 4xx, which Twilio explains with a JSON error ``{code, message, more_info, status}``.
 """
@@ -10,6 +11,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import urlsplit
 
 import httpx
@@ -22,7 +24,7 @@ log = logging.getLogger(__name__)
 # The request never reached the carrier, so sending it again cannot text anyone twice.
 _SAFE_TO_RETRY = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError, httpx.WriteTimeout)
 _MAX_RETRY_AFTER = 60.0
-
+_LIST_PAGES = 10  # at most 1,000 messages from one number to one client per listing
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ class TwilioMessages:
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
         self._auth = httpx.BasicAuth(account_sid, auth_token)
-        base = api_base.rstrip("/")
+        base = self._api_base = api_base.rstrip("/")
         self._messages_url = f"{base}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self._origin = _origin(base)
         self.max_attempts, self.backoff_base, self.max_backoff = max(1, max_attempts), backoff_base, max_backoff
@@ -137,6 +139,39 @@ class TwilioMessages:
             if attempt < self.max_attempts:
                 await asyncio.sleep(self._delay(attempt, retry_after))
         raise CarrierUnavailable(f"carrier unavailable after {self.max_attempts} attempts ({last})")
+
+    async def messages_between(self, from_number: str, to_number: str, sent_on_or_after: date) -> list[dict]:
+        """Message resources the carrier holds from ``from_number`` to ``to_number``, newest
+        first: Twilio's list filtered by From, To and ``DateSent>`` (a day, UTC), plus the
+        newest page without a date, since a message still queued has no date_sent yet."""
+        pair = {"From": from_number, "To": to_number, "PageSize": "100"}
+        found: dict[str, dict] = {}
+        for query in ({**pair, "DateSent>": sent_on_or_after.isoformat()}, pair):
+            url, pages = self._messages_url, _LIST_PAGES if "DateSent>" in query else 1
+            params: dict | None = query
+            for _ in range(pages):
+                page = await self._list_page(url, params)
+                for message in page.get("messages") or []:
+                    found.setdefault(str(message.get("sid")), message)
+                if not page.get("next_page_uri"):
+                    break
+                url, params = f"{self._api_base}{page['next_page_uri']}", None
+        return list(found.values())
+
+    async def _list_page(self, url: str, params: dict | None) -> dict:
+        try:
+            response = await self._http.get(url, params=params, auth=self._auth)
+        except httpx.TransportError as exc:
+            raise CarrierUnavailable(f"carrier listing failed ({type(exc).__name__})") from exc
+        if response.status_code != 200:
+            raise CarrierUnavailable(f"carrier listing answered HTTP {response.status_code}")
+        try:
+            page = response.json()
+        except ValueError as exc:
+            raise CarrierUnavailable("carrier listing was unreadable") from exc
+        if not isinstance(page, dict):
+            raise CarrierUnavailable("carrier listing was unreadable")
+        return page
 
     def _receipt(self, response: httpx.Response, to_number: str) -> CarrierReceipt:
         try:

@@ -3,7 +3,7 @@
 Kafka and PostgreSQL run under ``var/bench`` (ports 19092/19093 and 15433; the API on
 18000, the bare HTTP ceiling on 18099), so a developer's ``make run`` and ``make test``
 are untouched. Writes ``bench/results/{ceilings,ingest,rebuild}.json`` and
-``bench/results/summary.md``. Knobs (environment): BENCH_EVENTS (rebuild log size,
+``bench/results/summary.md``; ``fairness.json`` too (bench/fairness.py). Knobs (environment): BENCH_EVENTS (rebuild log size,
 1000000), BENCH_LEVEL_SECONDS (8), BENCH_LEVELS (1,8,32,64), BENCH_REBUILD_JOBS (1,2).
 """
 from __future__ import annotations
@@ -190,6 +190,13 @@ def main() -> int:
         stack.stop()
         (RESULTS / "ingest.json").write_text(json.dumps(ingest, indent=2))
 
+        from bench import fairness as fairness_bench
+
+        say("fairness: firm A queues 300 texts (carrier at 1/s per number), firm B on its partition sends one, 20 times")
+        fairness = fairness_bench.run_on_stack(ready)
+        (RESULTS / "fairness.json").write_text(json.dumps(fairness, indent=2))
+        say("  " + fairness_bench.report(fairness))
+
         from bench import rebuild as rebuild_bench
 
         topic = f"bench.rebuild.{run_id}"
@@ -207,7 +214,8 @@ def main() -> int:
         profile = rebuild_bench.profile(server_url(ready), ready.kafka_bootstrap, topic)
         rebuild = {"topic_fill": filled, "runs": runs, "profile": profile}
         (RESULTS / "rebuild.json").write_text(json.dumps(rebuild, indent=2))
-        summary = write_summary(RESULTS, ceilings, ingest, rebuild, time.monotonic() - began, os.cpu_count())
+        summary = write_summary(RESULTS, ceilings, ingest, rebuild, time.monotonic() - began, os.cpu_count(),
+                                fairness)
         print(summary)
         say(f"done in {time.monotonic() - began:.0f} s; results in {RESULTS}")
         return 0

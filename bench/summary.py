@@ -14,7 +14,22 @@ def _met(ok: bool) -> str:
     return "**met**" if ok else "**not met**"
 
 
-def write_summary(results: Path, ceilings: dict, ingest: dict, rebuild: dict, seconds: float, cpus: int) -> str:
+def fairness_lines(fairness: dict) -> list[str]:
+    """The fair-sending section: firm B's time to the carrier behind firm A's backlog."""
+    ok = fairness["missed"] == 0 and fairness["p99_seconds"] <= fairness["target_seconds"]
+    return ["", "## Fair sending: another firm's text behind a 300-text backlog on its partition", "",
+            f"Firm A queued {fairness['backlog']} texts (carrier paced at {fairness['carrier_rate_per_second']:g} "
+            f"text/s per number); then {fairness['tries']} times a firm B on the same Kafka partition sent one. "
+            "Time from B's POST to the simulator accepting it (the simulator's clock):", "",
+            "| p50 | p99 | max | target | p99 / target | missed |", "| ---: | ---: | ---: | ---: | ---: | ---: |",
+            f"| {fairness['p50_seconds']} s | {fairness['p99_seconds']} s | {fairness['max_seconds']} s | "
+            f"{fairness['target_seconds']} s | {fairness['p99_to_target']:.2f} | {fairness['missed']} |", "",
+            f"Target p99 ≤ {fairness['target_seconds']:g} s: {_met(ok)}. Firm A's number sent "
+            f"{fairness['firm_a_sent_meanwhile']} texts meanwhile (its own pace)."]
+
+
+def write_summary(results: Path, ceilings: dict, ingest: dict, rebuild: dict, seconds: float, cpus: int,
+                  fairness: dict | None = None) -> str:
     producer = ceilings["kafka_producer"]["records_per_second"]
     consumer = ceilings["kafka_consumer"]["records_per_second"]
     copy_rate = ceilings["postgres_copy"]["rows_per_second"]
@@ -50,8 +65,9 @@ def write_summary(results: Path, ceilings: dict, ingest: dict, rebuild: dict, se
     lines += ["", f"Target ≥ {INGEST_TARGET:,} texts/s with p99 visibility < 1 s: {_met(ok)} — best with p99 < 1 s: "
               + (f"{best['accepted_per_second']:,.0f} texts/s at {best['concurrency']} in flight" if best else "none")
               + f"; peak {peak['accepted_per_second']:,.0f} texts/s "
-              f"(p99 visibility {peak['visibility_p99_ms']:,.0f} ms).",
-              "", "## Rebuild: every projection from offset 0 into fresh schemas", "",
+              f"(p99 visibility {peak['visibility_p99_ms']:,.0f} ms)."]
+    lines += fairness_lines(fairness) if fairness else []
+    lines += ["", "## Rebuild: every projection from offset 0 into fresh schemas", "",
               f"Log: {rebuild['topic_fill']['events']:,} generated events, written at "
               f"{rebuild['topic_fill']['events_per_second']:,.0f} events/s by aiokafka "
               f"({_ratio(rebuild['topic_fill']['events_per_second'], producer)} of ProducerPerformance).", "",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
 import faust
 import psycopg
@@ -27,8 +28,8 @@ from firmtext.bootstrap import Container
 from firmtext.config import Settings
 from projections.registry import ALL
 from projections.writer import ProjectionWriter
-from streams.dispatch import Dispatcher, sender_offsets
 from domain.envelope import Event, decode
+from streams.dispatch import record_requests, sender_offsets
 from streams.mailer import Mailer
 
 log = logging.getLogger("firmtext.worker")
@@ -111,6 +112,7 @@ def create_app(settings: Settings, container: Container | None = None) -> faust.
     topic = app.topic(settings.events_topic, key_type=bytes, value_type=bytes,
                       key_serializer="raw", value_serializer="raw", internal=False)
     state: dict = {}
+    making = threading.Lock()
 
     def writer() -> ProjectionWriter:
         if "writer" not in state:
@@ -118,15 +120,16 @@ def create_app(settings: Settings, container: Container | None = None) -> faust.
             state["writer"] = ProjectionWriter(conn, list(ALL.values()))
         return state["writer"]
 
-    async def dispatcher() -> Dispatcher:
-        if "dispatcher" not in state:
-            from adapters.twilio_client import TwilioMessages
+    def sending():
+        """(connection the send agent records on, the sending lanes), made on first use
+        (by the send agent or the lanes' task, whichever comes first: hence the lock)."""
+        with making:
+            if "lanes" not in state:
+                from streams.send_lanes import sending_lanes
 
-            carrier = TwilioMessages(settings.twilio_account_sid, settings.twilio_auth_token,
-                                     settings.twilio_api_base, settings.carrier_rate_per_second)
-            conn = await asyncio.to_thread(psycopg.connect, container.database_url, autocommit=True)
-            state["dispatcher"] = Dispatcher(container.texting, carrier, conn, settings.public_url)
-        return state["dispatcher"]
+                state["recorder"] = psycopg.connect(container.database_url, autocommit=True)
+                state["lanes"] = sending_lanes(settings, container)
+        return state["recorder"], state["lanes"]
 
     projected, sent = Continuity(), Continuity()
 
@@ -203,14 +206,22 @@ def create_app(settings: Settings, container: Container | None = None) -> faust.
 
     @app.agent(topic, name="send")
     async def send(stream):
-        async for item in stream.events():
-            await expect(sent, [item], sender=True)
-            items, gaps = sent.check([item], kafka_position)
-            for event in to_events(items):
-                await (await dispatcher()).handle(event)
-            sent.advance(items, kafka_position)
+        """Records each requested text as due (fast); the sending lanes send them."""
+        async for batch in stream.take_events(500, within=0.05):
+            await expect(sent, batch, sender=True)
+            batch, gaps = sent.check(batch, kafka_position)
+            events = to_events(batch)
+            if events:
+                recorder, lanes = await asyncio.to_thread(sending)
+                if await asyncio.to_thread(record_requests, recorder, container.texting, events):
+                    lanes.wake()
+            sent.advance(batch, kafka_position)
             if gaps:
                 await seek_back(gaps, "sender")
+
+    @app.task
+    async def run_sending_lanes() -> None:
+        await (await asyncio.to_thread(sending))[1].run()
 
     mailer = Mailer(container)  # connects on its first tick
 

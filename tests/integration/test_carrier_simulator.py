@@ -4,13 +4,11 @@ A second small app plays firmtext's webhook receiver: it checks every signature 
 parses every form with the production parsers.
 """
 import asyncio
-import contextlib
-import socket
 import time
+from datetime import datetime, timezone
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,35 +20,11 @@ from adapters.twilio_client import (
 from adapters.twilio_signature import is_valid_signature
 from adapters.twilio_webhooks import is_forward, parse_inbound, parse_status
 from firmtext.config import Settings
+from tests.local_server import serving
 
 FIRM = "+15550000000"
 CLIENT = "+15557654321"
 TOKEN = "test-auth-token"
-
-
-class _Server(uvicorn.Server):
-    def capture_signals(self):  # leave pytest's signal handlers alone
-        return contextlib.nullcontext()
-
-
-@contextlib.asynccontextmanager
-async def serving(make_app):
-    """Serve ``make_app(base_url)`` on a free port (the socket is bound first: no race)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = _Server(uvicorn.Config(make_app(base), log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield base
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 class Receiver:
@@ -303,3 +277,34 @@ async def test_rate_limit_is_per_sending_number(sim):
     assert 0.4 <= elapsed < 0.85  # one number alone would need 0.9 s for ten
     senders = [m["from"] for m in await accepted(settings, http)]
     assert set(senders[:2]) == {FIRM, other}  # the numbers interleave, neither waits for the other
+
+
+async def test_the_carrier_lists_messages_by_from_to_and_day_sent_newest_first(sim, twilio):
+    settings, receiver, http = sim
+    other = "+15557654322"
+    sids = [(await twilio.send(FIRM, CLIENT, f"text {i}", receiver.base + "/status")).sid for i in range(3)]
+    await twilio.send(FIRM, other, "text 0")  # another client: never listed for CLIENT
+    url = f"{settings.twilio_api_base}/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages.json"
+    auth = (settings.twilio_account_sid, TOKEN)
+
+    page = (await http.get(url, params={"From": FIRM, "To": CLIENT, "PageSize": 2}, auth=auth)).json()
+    assert [m["sid"] for m in page["messages"]] == sids[::-1][:2]
+    assert page["page_size"] == 2 and page["next_page_uri"]
+    rest = (await http.get(settings.twilio_api_base + page["next_page_uri"], auth=auth)).json()
+    assert [m["sid"] for m in rest["messages"]] == sids[:1] and rest["next_page_uri"] is None
+
+    async def sent_today():  # date_sent is set once the carrier reports "sent"
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        found = (await http.get(url, params={"From": FIRM, "To": CLIENT, "DateSent>": today}, auth=auth)).json()
+        return len(found["messages"]) == 3
+    deadline = time.monotonic() + 5
+    while not await sent_today():
+        assert time.monotonic() < deadline, "date_sent never set"
+        await asyncio.sleep(0.05)
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
+    later = (await http.get(url, params={"To": CLIENT, "DateSent>": tomorrow}, auth=auth)).json()
+    assert later["messages"] == []
+    assert (await http.get(url, params={"To": CLIENT})).status_code == 401
+
+    listed = await twilio.messages_between(FIRM, CLIENT, datetime.now(timezone.utc).date())
+    assert sorted(m["sid"] for m in listed) == sorted(sids)

@@ -1,18 +1,19 @@
 """Two workers handling the same send at once (a rebalance moved the partition while the
-first was still talking to the carrier): the carrier is asked once."""
+first was still talking to the carrier): both record it, both run their sending lanes,
+and the carrier is asked once."""
 from __future__ import annotations
 
 import asyncio
 
-import psycopg
-import pytest
+from psycopg_pool import ConnectionPool
 
-from adapters.pg_schema import apply_core
 from adapters.twilio_client import CarrierReceipt
-from firmtext.bootstrap import Container
-from streams.dispatch import Dispatcher
 from domain.envelope import Event
+from firmtext.bootstrap import Container
+from streams.dispatch import Dispatcher, record_requests
 from streams.relay import chain_envelopes
+from streams.send_lanes import SendingLanes
+from tests.integration.test_sending_lanes import container  # noqa: F401  (the fixture)
 
 
 class SlowCarrier:
@@ -27,16 +28,6 @@ class SlowCarrier:
         return CarrierReceipt(sid=f"SM{len(self.sent):032d}", status="queued")
 
 
-@pytest.fixture
-def container(make_database, test_settings):
-    url = make_database()
-    with psycopg.connect(url, autocommit=True) as conn:
-        apply_core(conn)
-    c = Container(test_settings.with_overrides(database_url=url), pool_size=4)
-    yield c
-    c.close()
-
-
 async def test_a_send_in_flight_on_one_worker_is_not_sent_again_by_another(container):
     texting = container.texting
     await asyncio.to_thread(texting.configure_firm, "firm-send", "Send Law", "+15557770000")
@@ -47,13 +38,18 @@ async def test_a_send_in_flight_on_one_worker_is_not_sent_again_by_another(conta
                    if env["type"] == "Conversation.OutboundRequested"]
 
     carrier = SlowCarrier()
-    connections = [await asyncio.to_thread(psycopg.connect, container.database_url, autocommit=True)
-                   for _ in range(2)]
+    pools = [ConnectionPool(container.database_url, min_size=1, max_size=2, open=True) for _ in range(2)]
     try:
-        workers = [Dispatcher(texting, carrier, conn, "http://127.0.0.1:1") for conn in connections]
-        await asyncio.gather(*(w.handle(requested) for w in workers))
+        workers = [SendingLanes(pool, Dispatcher(texting, carrier, "http://127.0.0.1:1")) for pool in pools]
+        for pool in pools:
+            with pool.connection() as conn:
+                await asyncio.to_thread(record_requests, conn, texting, [requested])
+        for _ in range(2):  # each worker looks for due numbers twice, both while the send is in flight
+            await asyncio.gather(*(w.tick() for w in workers))
+            await asyncio.sleep(0.2)
+        await asyncio.gather(*(task for w in workers for task in list(w.lanes.values())))
     finally:
-        for conn in connections:
-            conn.close()
+        for pool in pools:
+            pool.close()
     assert [r["body"] for r in carrier.sent] == ["Hello"]
     assert texting.repository.get(conv.id).messages[message["id"]]["carrier_sid"] == "SM" + "1".zfill(32)
