@@ -5,6 +5,9 @@ in atomically by renaming schemas (see projections/rebuild.py).
 """
 from __future__ import annotations
 
+# The notification projection NOTIFYs here after each batch; live streams LISTEN.
+NOTIFY_CHANNEL = "firmtext_notifications"
+
 CORE = """
 -- The outbox relay reports itself here (streams/relay_health.py): its state, why, and a
 -- heartbeat, so /readyz, /metrics and `projections status` can tell operators.

@@ -75,7 +75,7 @@ class Firm:
 
 
 def client_phone(n: int) -> str:
-    return f"+1556{uuid.uuid4().int % 1000:03d}{n % 1000:03d}1"  # never the simulator's magic 0009/0010
+    return f"+1555{uuid.uuid4().int % 1000:03d}{n % 1000:03d}1"  # never the simulator's magic 0009/0010
 
 
 async def arrival(http: httpx.AsyncClient, simulator: str, to: str, timeout: float) -> float | None:

@@ -138,3 +138,11 @@ class Container:
             self.texting.close()
         if "pool" in self.__dict__:
             self.pool.close()
+
+
+def api_app():
+    """The HTTP API for this process's environment: uvicorn's factory
+    (``uvicorn firmtext.bootstrap:api_app --factory``), one Container per worker process."""
+    from adapters.http.app import create_app
+
+    return create_app(Container(Settings.from_env(), pool_size=16))

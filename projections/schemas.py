@@ -9,9 +9,10 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from adapters import pg_locks
 from projections.base import Projection
 
-REBUILD_LOCK = 7_013_003  # with hashtext(projection name): one rebuild per projection at a time
+REBUILD_LOCK = pg_locks.REBUILD  # with hashtext(projection name): one rebuild per projection at a time
 
 
 def rebuild_schema(projection: Projection) -> str:

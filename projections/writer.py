@@ -13,20 +13,21 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from adapters import pg_locks
+from adapters.pg_schema import NOTIFY_CHANNEL
 from projections.base import Projection, apply_new
 from projections.pg_store import PgStore
 from domain.envelope import Event
 
 log = logging.getLogger("firmtext.projections")
-NOTIFY_CHANNEL = "firmtext_notifications"
 # Live batches hold it shared; a rebuild's schema swap holds it exclusively, so no batch
 # is ever split between the old and the new schema (projections/swap.py).
-SWAP_LOCK = 7_013_002
+SWAP_LOCK = pg_locks.SWAP
 # With several workers, a partition moves to another worker at a rebalance while the
 # first may still be applying a batch of it. Live batches lock their partitions (two-key
 # advisory locks: this class, the partition) before reading tracking, so the second
 # writer waits, then sees what the first committed and skips it: never applied twice.
-PARTITION_LOCK = 7_013_003
+PARTITION_LOCK = pg_locks.PROJECTION_PARTITION
 
 
 def ensure_schema(conn: psycopg.Connection, projection: Projection, schema: str | None = None) -> bool:

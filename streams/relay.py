@@ -17,12 +17,12 @@ import psycopg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
+from adapters import pg_locks
 from domain.texting import Texting
 from domain.envelope import GENESIS, build_envelope, encode
 from streams.relay_health import HEARTBEAT_SECONDS, describe, record_set_aside, record_state
 
 log = logging.getLogger("firmtext.relay")
-LOCK_KEY = 7_013_001  # pg advisory lock id of "the relay"
 BATCH = 1000
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
 
@@ -151,7 +151,7 @@ class Relay:
         """One relay active at a time; the others stand by (and say so)."""
         while not stop.is_set():
             got = await asyncio.to_thread(
-                lambda: conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0])
+                lambda: conn.execute("SELECT pg_try_advisory_lock(%s)", (pg_locks.RELAY,)).fetchone()[0])
             if got:
                 return
             await _sleep_unless(stop, 1.0)

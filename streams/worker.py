@@ -16,6 +16,8 @@ So a worker killed or crashing at any instant neither skips nor double-applies a
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncio
 import logging
 import threading
@@ -24,13 +26,15 @@ import faust
 import psycopg
 from faust.types import TP
 
-from firmtext.bootstrap import Container
 from firmtext.config import Settings
 from projections.registry import ALL
 from projections.writer import ProjectionWriter
 from domain.envelope import Event, decode
 from streams.dispatch import record_requests, sender_offsets
 from streams.mailer import Mailer
+
+if TYPE_CHECKING:  # built by the composition root (firmtext/commands/worker.py)
+    from firmtext.bootstrap import Container
 
 log = logging.getLogger("firmtext.worker")
 
@@ -98,9 +102,8 @@ class Continuity:
             self.expected[partition] = max(self.expected.get(partition, 0), offset + 1)
 
 
-def create_app(settings: Settings, container: Container | None = None) -> faust.App:
+def create_app(settings: Settings, container: "Container") -> faust.App:
     """Build (not start) the worker app for ``settings``."""
-    container = container or Container(settings, pool_size=4)
     datadir = settings.var_dir / "faust" / settings.app_id
     datadir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
     app = faust.App(

@@ -1,6 +1,8 @@
 """The HTTP API: FastAPI application factory. Nothing connects until the first request."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import time
 
 from fastapi import FastAPI, Request
@@ -8,7 +10,9 @@ from fastapi import FastAPI, Request
 from adapters.http import (errors, openapi, routes_consent, routes_conversations, routes_directory, routes_media,
                            routes_notifications, routes_ops, routes_print, routes_webhooks)
 from adapters.http.body_limit import BodyLimit
-from firmtext.bootstrap import Container
+
+if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
+    from firmtext.bootstrap import Container
 
 
 def create_app(container: Container) -> FastAPI:

@@ -11,6 +11,9 @@ from starlette.exceptions import HTTPException
 from domain.input_policy import MAX_JSON_REQUEST_BYTES, MAX_WEBHOOK_REQUEST_BYTES
 
 log = logging.getLogger("firmtext.api")
+# Refused bodies up to this size are read to the end so the client sees the 413; larger
+# ones are cut off (the connection closes), so nobody can make us read without end.
+DRAIN_BYTES = 8 * 1024 * 1024
 
 
 class BodyTooLarge(HTTPException):
@@ -39,6 +42,8 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > cap:
             log.warning("request to %s refused: Content-Length over %d bytes", scope["path"], cap)
+            if int(declared) <= DRAIN_BYTES:
+                await _drain(receive)
             return await _refuse(send, cap)
         seen = 0
 
@@ -53,6 +58,15 @@ class BodyLimit:
             return message
 
         return await self.app(scope, counted, send)
+
+
+async def _drain(receive) -> None:
+    """Read (and drop) the rest of a refused body: a client still uploading when the
+    server answers and closes gets a connection reset instead of our 413."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
 
 
 async def _refuse(send, cap: int) -> None:

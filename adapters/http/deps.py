@@ -1,11 +1,15 @@
 """Request-scoped dependencies: the container, the authenticated caller, permissions."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import Depends, Request
 
 from adapters.auth import Caller, Unauthenticated, caller_from_token
 from adapters.http.errors import ApiError
-from firmtext.bootstrap import Container
+
+if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
+    from firmtext.bootstrap import Container
 
 
 def container(request: Request) -> Container:

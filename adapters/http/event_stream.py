@@ -17,7 +17,7 @@ import threading
 import psycopg
 from psycopg import sql
 
-from projections.writer import NOTIFY_CHANNEL
+from adapters.pg_schema import NOTIFY_CHANNEL
 
 log = logging.getLogger("firmtext.api.stream")
 RECONNECT_MAX = 30.0

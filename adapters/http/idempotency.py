@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -13,7 +13,9 @@ from psycopg.types.json import Jsonb
 from adapters.auth import Caller
 from adapters.http.errors import ApiError
 from domain.errors import NotFound
-from firmtext.bootstrap import Container
+
+if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
+    from firmtext.bootstrap import Container
 
 PENDING = 0
 

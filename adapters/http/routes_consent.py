@@ -2,6 +2,8 @@
 (every opt-out and opt-in, when, how, and from which message)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Depends
 
 from adapters.auth import Caller
@@ -11,7 +13,9 @@ from adapters.http.routes_conversations import parse_id
 from adapters.phone import to_e164
 from domain.errors import NotFound
 from domain.ids import conversation_id_of
-from firmtext.bootstrap import Container
+
+if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
+    from firmtext.bootstrap import Container
 
 router = APIRouter(prefix="/v1", tags=["consent"])
 

@@ -1,6 +1,8 @@
 """Texting endpoints for firm staff (permission ``texting``)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from uuid import UUID
 
@@ -19,7 +21,9 @@ from domain.ids import contact_id_of
 from domain.input_policy import is_id
 from domain.texting import conversation_scope
 from domain.use_cases_directory import directory_scope
-from firmtext.bootstrap import Container
+
+if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
+    from firmtext.bootstrap import Container
 
 router = APIRouter(prefix="/v1", tags=["texting"])
 

@@ -1,7 +1,7 @@
 """Host-platform sync (permission ``admin``) and the directory reads staff need."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,7 +12,9 @@ from adapters.http.fields import CaseName, Email, HelpText, Id, Ids, Name, Phone
 from adapters.http.openapi import refusals
 from adapters.http.paging import Cursors, clamp_limit
 from domain.errors import NotFound
-from firmtext.bootstrap import Container
+
+if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
+    from firmtext.bootstrap import Container
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 Preference = Literal["none", "clients", "firm", "both"]

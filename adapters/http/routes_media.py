@@ -2,6 +2,8 @@
 its firm. Anything else (another firm's, unknown, blocked and shredded) is a 404."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
@@ -10,7 +12,9 @@ from adapters.http.deps import container, texting_user
 from adapters.http.openapi import refusals
 from adapters.media_store import MEDIA_ID
 from domain.errors import NotFound
-from firmtext.bootstrap import Container
+
+if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
+    from firmtext.bootstrap import Container
 
 router = APIRouter(prefix="/v1", tags=["texting"])
 _EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif"}

@@ -6,6 +6,8 @@ Who is notified of what is decided by the notification-triggers projection
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncio
 import re
 
@@ -21,7 +23,9 @@ from adapters.http.notification_feed import NotificationFeed
 from adapters.http.openapi import refusals
 from adapters.http.paging import Cursors, clamp_limit
 from adapters.http.routes_conversations import json_object
-from firmtext.bootstrap import Container
+
+if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
+    from firmtext.bootstrap import Container
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 POLL_SECONDS = 2.0  # a NOTIFY can be missed (listener reconnecting): look anyway this often

@@ -1,6 +1,8 @@
 """Health, readiness and metrics for operators."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncio
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -9,7 +11,9 @@ from fastapi.responses import JSONResponse, Response
 
 from adapters.http.deps import container
 from adapters.http.openapi import PrometheusResponse, refusals
-from firmtext.bootstrap import Container
+
+if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
+    from firmtext.bootstrap import Container
 
 router = APIRouter(tags=["operations"])
 

@@ -2,6 +2,8 @@
 its images inline, times in the firm's time zone and every delivery status."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from uuid import UUID
 
 from fastapi import APIRouter, Depends
@@ -13,7 +15,9 @@ from adapters.http.openapi import refusals
 from adapters.http.routes_conversations import parse_id
 from adapters.http.views import conversation_view
 from adapters.transcript import transcript_chunks
-from firmtext.bootstrap import Container
+
+if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
+    from firmtext.bootstrap import Container
 
 router = APIRouter(prefix="/v1", tags=["texting"])
 # Bodies are escaped; the policy is a second wall: no script, no remote loads, data: images only.

@@ -2,6 +2,8 @@
 leave no trace; everything else is answered with TwiML."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import logging
 from uuid import UUID
 
@@ -15,7 +17,9 @@ from adapters.phone import InvalidPhone, to_e164
 from adapters.twilio_signature import is_valid_signature
 from adapters.twilio_webhooks import WebhookInvalid, parse_inbound, parse_status
 from domain.ids import conversation_id_of
-from firmtext.bootstrap import Container
+
+if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
+    from firmtext.bootstrap import Container
 
 router = APIRouter(prefix="/webhooks/twilio", tags=["carrier webhooks"])
 log = logging.getLogger("firmtext.webhooks")

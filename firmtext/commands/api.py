@@ -14,7 +14,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     logs.configure(settings.log_level)
     # No access log: URLs are fine, but keep the API's log free of anything a client typed.
-    uvicorn.run("adapters.http.asgi:create", factory=True, host=args.host, port=settings.http_port,
+    uvicorn.run("firmtext.bootstrap:api_app", factory=True, host=args.host, port=settings.http_port,
                 workers=args.workers, loop="uvloop", http="httptools", log_level="warning",
                 access_log=False, timeout_graceful_shutdown=5)
     return 0

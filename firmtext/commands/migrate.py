@@ -6,6 +6,7 @@ import asyncio
 
 import psycopg
 
+from adapters import pg_locks
 from adapters.pg_schema import apply_core
 from firmtext.bootstrap import Container
 from firmtext.config import Settings
@@ -13,7 +14,6 @@ from projections.registry import ALL
 from projections.writer import ensure_schema
 from streams.kafka import ensure_topic
 
-LOCK = 7_013_000
 
 
 def migrate(settings: Settings) -> list[str]:
@@ -22,7 +22,7 @@ def migrate(settings: Settings) -> list[str]:
     done = []
     try:
         with psycopg.connect(container.database_url, autocommit=True) as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (LOCK,))  # concurrent migrations wait
+            conn.execute("SELECT pg_advisory_lock(%s)", (pg_locks.MIGRATE,))  # concurrent migrations wait
             apply_core(conn)
             for projection in ALL.values():
                 if ensure_schema(conn, projection):

@@ -24,10 +24,11 @@ log = logging.getLogger("firmtext.worker")
 def run_faust() -> int:
     from faust.worker import Worker
 
+    from firmtext.bootstrap import Container
     from streams.worker import create_app
 
     settings = Settings.from_env()
-    app = create_app(settings)
+    app = create_app(settings, Container(settings, pool_size=4))
     level = {"warning": "warn", "critical": "crit"}.get(settings.log_level, settings.log_level)
     Worker(app, loglevel=level, quiet=True).execute_from_commandline()
     return 0

@@ -9,7 +9,6 @@ from psycopg_pool import ConnectionPool
 
 from adapters.twilio_client import CarrierReceipt
 from domain.envelope import Event
-from firmtext.bootstrap import Container
 from streams.dispatch import Dispatcher, record_requests
 from streams.relay import chain_envelopes
 from streams.send_lanes import SendingLanes
