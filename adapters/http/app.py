@@ -5,8 +5,8 @@ import time
 
 from fastapi import FastAPI, Request
 
-from adapters.http import (errors, routes_consent, routes_conversations, routes_directory, routes_media,
-                           routes_notifications, routes_ops, routes_print, routes_webhooks)
+from adapters.http import (errors, routes_app, routes_consent, routes_conversations, routes_directory, routes_live,
+                           routes_me, routes_media, routes_notifications, routes_ops, routes_print, routes_webhooks)
 from firmtext.bootstrap import Container
 
 
@@ -17,7 +17,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     errors.install(app)
     for module in (routes_ops, routes_webhooks, routes_directory, routes_conversations, routes_consent,
-                   routes_media, routes_print, routes_notifications):
+                   routes_media, routes_print, routes_notifications, routes_me, routes_live, routes_app):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -11,6 +11,7 @@ from adapters.http.deps import container, texting_user
 from adapters.http.errors import ApiError
 from adapters.http.idempotency import run_idempotently
 from adapters.http.paging import clamp_limit, decode_cursor, encode_cursor
+from adapters.http.routes_media import with_links
 from adapters.http.views import conversation_view
 from adapters.phone import to_e164
 from domain.errors import MediaNotSupported, NotFound
@@ -92,7 +93,8 @@ def list_messages(conversation_id: str, before: str | None = None, limit: int | 
     conv = c.texting.conversation(who.firm_id, parse_id(conversation_id))
     cursor = decode_cursor(before, 1)
     messages, older = c.reads.messages(who.firm_id, str(conv.id), cursor[0] if cursor else None, clamp_limit(limit))
-    return {"messages": messages, "next_cursor": encode_cursor(older) if older else None}
+    return {"messages": with_links(c.settings.jwt_secret, who.firm_id, messages),
+            "next_cursor": encode_cursor(older) if older else None}
 
 
 @router.post("/conversations/{conversation_id}/messages", status_code=202)
