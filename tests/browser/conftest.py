@@ -10,10 +10,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from tests.e2e.conftest import firm, http, mailbox, running, settings  # noqa: F401 (shared fixtures)
+from playwright.async_api import expect
 
 from adapters.auth import issue_token
+from tests.e2e.conftest import firm, http, mailbox, running, settings  # noqa: F401 (shared fixtures)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -67,5 +67,5 @@ async def open_inbox(page, firm, user: str = "alice", **kwargs):
     """Open the page signed in as ``user`` and wait for the inbox list to be drawn."""
     await page.goto(inbox_url(firm, user, **kwargs))
     await page.wait_for_selector("body[data-screen='inbox'] #conversation-list", state="attached")
-    await page.wait_for_function("document.getElementById('firm-number').textContent !== ''")
+    await expect(page.locator("#firm-number")).not_to_be_empty()
     return page

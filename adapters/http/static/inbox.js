@@ -45,15 +45,19 @@ export class Inbox {
   async refresh(reset = false) {
     if (this.pending) { this.again = true; return this.pending; }
     const limit = reset ? 50 : Math.min(200, Math.max(50, this.rows.length));
-    this.pending = get("/v1/inbox", { unread_only: this.unreadToggle.checked, limit }).then((page) => {
-      this.rows = page.conversations;
-      this.cursor = page.next_cursor;
-      this.render();
-    }).finally(() => {
+    this.pending = get("/v1/inbox", { unread_only: this.unreadToggle.checked, limit }).then((page) => this.show(page))
+    .finally(() => {
       this.pending = null;
       if (this.again) { this.again = false; this.refresh(); }
     });
     return this.pending;
+  }
+
+  /** Draw a first page (also the one the page asked for while signing in). */
+  show(page) {
+    this.rows = page.conversations;
+    this.cursor = page.next_cursor;
+    this.render();
   }
 
   async loadMore() {

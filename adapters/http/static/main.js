@@ -39,11 +39,16 @@ async function boot() {
   const token = takeToken();
   if (!token) return only("You are not signed in. Open the text message inbox from your firm's platform.");
   useToken(token, signedOut);
+  // Everything the first screen needs, asked at once (the others fail alike without permission).
+  const firstPage = get("/v1/inbox", { limit: 50 });
+  const rest = Promise.all([get("/v1/firm"), get("/v1/users")]);
+  firstPage.catch(() => {});
+  rest.catch(() => {});
   const me = await get("/v1/me");
   if (!me.texting) {
     return only("You do not have the \u201cAdd/Edit Text Messaging\u201d permission, so you cannot read or send text messages.");
   }
-  const [firm, staff] = await Promise.all([get("/v1/firm"), get("/v1/users")]);
+  const [firm, staff] = await rest;
   useTimeZone(firm.time_zone);
   $("firm-number").textContent = `${firm.name} · texting number ${phoneForPeople(firm.number)}`;
   const app = { me, firm, notify, go, users: new Map(staff.users.map((u) => [u.id, u.name])) };
@@ -51,7 +56,7 @@ async function boot() {
   app.thread = new Thread($("detail-pane"), app);
   app.onPreferences = () => startDesktop(app);
   window.firmtextApp = app; // for a developer's console
-  await app.inbox.refresh();
+  app.inbox.show(await firstPage);
   route_ = () => route(app).catch(fail);
   window.addEventListener("hashchange", route_);
   await route(app);
