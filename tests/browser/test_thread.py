@@ -1,5 +1,6 @@
 """A conversation in the browser: reply with Enter until "delivered", images that
 enlarge, the composer's counter and its refusals, compose by name, hostile text."""
+import re
 import struct
 import zlib
 
@@ -27,6 +28,8 @@ async def open_thread(page, firm, phone: str, user: str = "alice"):
 
 
 async def test_a_reply_sent_with_enter_reaches_delivered(page, firm):
+    r = await firm.admin("PUT", "/v1/firm", {"name": "Test Law", "number": firm.number, "time_zone": "America/New_York"})
+    assert r.status_code == 200
     client = random_number()
     await firm.text_in(client, "Can we move the meeting?")
     await open_thread(page, firm, client)
@@ -39,6 +42,7 @@ async def test_a_reply_sent_with_enter_reaches_delivered(page, firm):
     sent = page.locator(".message.outbound", has_text="Yes, Thursday 10am")
     await expect(sent.locator(".body")).to_have_text("Yes, Thursday 10am\nin our office")
     await expect(sent.locator(".sender")).to_have_text("Alice")
+    await expect(sent.locator("time")).to_have_text(re.compile(r"\d{1,2}:\d\d [AP]M E[SD]T$"))  # the firm's zone
     await expect(sent.locator(".status")).to_have_text("delivered", timeout=15000)
     await expect(box).to_have_value("")
 

@@ -149,3 +149,13 @@ async def test_firmtext_open_prints_a_url_with_the_token_in_the_fragment(setting
     assert code == 0, err
     url = out.strip()
     assert url.startswith(f"{settings.public_url}/app/#token=") and "?" not in url
+
+
+async def test_a_host_sync_without_notify_keeps_the_users_own_choice(firm):
+    await firm.as_user("alice", "PUT", "/v1/me", json={"notify": {"desktop": "clients"}})
+    r = await firm.admin("PUT", "/v1/users/alice", {"name": "Alice Chen", "email": "alice@firm.test",
+                                                    "permissions": ["texting"]})
+    assert r.status_code == 200 and r.json()["notify"] == {"email": "none", "desktop": "clients"}
+    r = await firm.admin("PUT", "/v1/users/alice", {"name": "Alice Chen", "permissions": ["texting"],
+                                                    "notify": {"email": "both", "desktop": "none"}})
+    assert r.json()["notify"] == {"email": "both", "desktop": "none"}  # sent explicitly: the host's value wins

@@ -23,8 +23,8 @@ export function conversationRow(conversation, currentId) {
     el("a", { href: `#/c/${conversation.id}`, "aria-current": conversation.id === currentId ? "page" : null },
       el("span", { class: "who" }, conversationTitle(conversation)),
       el("span", { class: "flags" },
-        conversation.muted ? el("span", { class: "muted-bell", title: "Notifications muted", role: "img",
-                                          "aria-label": "Notifications muted" }, "🔕") : null,
+        conversation.muted ? el("img", { class: "muted-bell", src: "bell-off.svg", alt: "Notifications muted",
+                                         title: "Notifications muted", width: "16", height: "16" }) : null,
         unread ? el("span", { class: "badge", "aria-label": `${unread} unread` }, String(unread)) : null),
       cases ? el("span", { class: "cases" }, cases) : null,
       conversation.last_message

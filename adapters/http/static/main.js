@@ -1,7 +1,7 @@
 // The staff web inbox: sign-in from the URL fragment, the screens by route, live updates.
 import { ApiError, get, listen, takeToken, useToken } from "./api.js";
 import { showDesktopNotifications } from "./desktop.js";
-import { phoneForPeople, useTimeZone } from "./format.js";
+import { el, phoneForPeople, useTimeZone } from "./format.js";
 import { Inbox } from "./inbox.js";
 import { composeScreen, linkedScreen, settingsScreen } from "./screens.js";
 import { Thread } from "./thread.js";
@@ -77,7 +77,7 @@ async function route(app) {
   else if (name === "compose") composeScreen(pane, app);
   else if (name === "contact" || name === "case") await linkedScreen(pane, app, name, decodeURIComponent(id));
   else if (name === "settings") settingsScreen(pane, app);
-  else pane.replaceChildren();
+  else pane.replaceChildren(el("p", { class: "empty" }, "Choose a conversation, or Compose a new message."));
 }
 
 /** The inbox stream says "something changed": re-read what is on screen (no reload). */

@@ -117,8 +117,10 @@ export class Thread {
         el("h2", { id: "thread-title" }, conversationTitle(c)),
         el("p", { class: "links" }, phoneForPeople(c.phone), ...links.flatMap((a) => [" · ", a])),
         el("div", { class: "actions", role: "toolbar", "aria-label": "Conversation actions" },
-          button(c.muted ? "🔕 Unmute" : "🔔 Mute", () => this.act(c.muted ? "unmute" : "mute"),
-                 { "aria-pressed": String(!!c.muted), title: c.muted ? "Notifications are muted" : "Notifications are on" }),
+          el("button", { type: "button", class: "bell", onclick: () => this.act(c.muted ? "unmute" : "mute"),
+                         "aria-pressed": String(!!c.muted), title: c.muted ? "Notifications are muted" : "Notifications are on" },
+            el("img", { src: c.muted ? "bell-off.svg" : "bell.svg", alt: "", width: "16", height: "16" }),
+            c.muted ? "Unmute" : "Mute"),
           button("Leave", () => this.act("leave")), button("Archive", () => this.act("archive")),
           button("Print", () => this.print()), button("Block", () => this.confirmBlock(), { class: "danger" }))),
       this.list, this.composerFor(c)));
