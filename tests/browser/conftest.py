@@ -1,5 +1,6 @@
 """The browser tier: the web inbox in Debian's headless chromium, driven by Playwright,
-against the whole stack (the e2e tier's fixtures: real Kafka, PostgreSQL, workers).
+against the whole stack (the fixtures in tests/conftest.py, shared with the e2e tier:
+real Kafka, PostgreSQL, workers).
 
 Playwright's own browser builds are never downloaded: the bootstrap installs chromium
 with apt and we launch that binary.
@@ -13,7 +14,6 @@ import pytest
 from playwright.async_api import expect
 
 from adapters.auth import issue_token
-from tests.e2e.conftest import firm, http, mailbox, running, settings  # noqa: F401 (shared fixtures)
 
 
 def pytest_collection_modifyitems(config, items):
