@@ -47,6 +47,19 @@ async def test_a_reply_sent_with_enter_reaches_delivered(page, firm):
     await expect(box).to_have_value("")
 
 
+async def test_a_live_update_never_takes_the_keyboard_from_someone_typing(page, firm):
+    client = random_number()
+    await firm.text_in(client, "first")
+    await open_thread(page, firm, client)
+    box = page.locator("#composer-body")
+    await box.click()
+    await page.keyboard.type("half a sent")
+    await firm.text_in(client, "second, while you type")
+    await expect(page.locator(".message.inbound .body").last).to_have_text("second, while you type")
+    await page.keyboard.type("ence")  # the keyboard, not the test, decides where this goes
+    await expect(box).to_have_value("half a sentence")
+
+
 async def test_the_counter_counts_segments_and_stops_at_the_limit(page, firm):
     client = random_number()
     await firm.text_in(client, "hello")

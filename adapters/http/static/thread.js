@@ -108,12 +108,12 @@ export class Thread {
     const links = [...(c.contacts || []).map((x) => el("a", { href: `#/contact/${encodeURIComponent(x.id)}` }, x.name)),
                    ...(c.cases || []).map((x) => el("a", { href: `#/case/${encodeURIComponent(x.id)}` }, `Case: ${x.name}`))];
     const button = (label, onclick, extra = {}) => el("button", { type: "button", onclick, ...extra }, label);
+    const place = this.list?.isConnected ? this.list.scrollTop : null; // the reader's place survives a re-render
     this.list = el("ol", { class: "messages", "aria-label": "Messages", tabindex: "0",
                            onscroll: () => { if (this.list.scrollTop < 60) this.loadOlder(); } },
       this.older ? el("li", { class: "load-older" }, button("Load older messages", () => this.loadOlder())) : null,
       this.messages.map((m) => messageItem(m, c, this.app.users, (media) => this.enlarge(media))));
-    this.pane.replaceChildren(el("article", { class: "thread", "aria-labelledby": "thread-title" },
-      el("div", { class: "thread-head" },
+    const head = el("div", { class: "thread-head" },
         el("h2", { id: "thread-title" }, conversationTitle(c)),
         el("p", { class: "links" }, phoneForPeople(c.phone), ...links.flatMap((a) => [" · ", a])),
         el("div", { class: "actions", role: "toolbar", "aria-label": "Conversation actions" },
@@ -122,8 +122,19 @@ export class Thread {
             el("img", { src: c.muted ? "bell-off.svg" : "bell.svg", alt: "", width: "16", height: "16" }),
             c.muted ? "Unmute" : "Mute"),
           button("Leave", () => this.act("leave")), button("Archive", () => this.act("archive")),
-          button("Print", () => this.print()), button("Block", () => this.confirmBlock(), { class: "danger" }))),
-      this.list, this.composerFor(c)));
+          button("Print", () => this.print()), button("Block", () => this.confirmBlock(), { class: "danger" })));
+    const composer = this.composerFor(c);
+    const shown = this.article && this.article.isConnected && this.article.lastChild === composer;
+    if (shown) {
+      // Swap head and history around the composer: moving a focused textarea in the
+      // DOM drops its focus, and a live update must never steal the keyboard from a writer.
+      this.article.firstChild.replaceWith(head);
+      this.article.children[1].replaceWith(this.list);
+      if (place !== null) this.list.scrollTop = place;
+    } else {
+      this.article = el("article", { class: "thread", "aria-labelledby": "thread-title" }, head, this.list, composer);
+      this.pane.replaceChildren(this.article);
+    }
   }
 
   /** The composer is kept across re-renders (focus and typing survive live updates)
