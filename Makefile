@@ -30,12 +30,12 @@ define with_test_infra
 	exit $$status
 endef
 
-.PHONY: help bootstrap run test unit integration e2e bench stop clean
+.PHONY: help bootstrap run test unit integration e2e browser bench stop clean
 
 help:
 	@echo "make run          bootstrap, then firmtext up (Kafka, PostgreSQL, every component)"
 	@echo "make test         all test tiers against a throwaway Kafka + PostgreSQL (var/test)"
-	@echo "make unit | integration | e2e    one tier"
+	@echo "make unit | integration | e2e | browser    one tier"
 	@echo "make bench        benchmarks (bench/run.py)"
 	@echo "make stop         stop the local Kafka + PostgreSQL of var/ and var/test"
 	@echo "make clean        stop, then delete var/ (all local data)"
@@ -55,6 +55,10 @@ integration:
 
 e2e:
 	$(call with_test_infra,tests/e2e)
+
+# The web inbox in a real headless chromium (Debian's) against the whole stack.
+browser:
+	$(call with_test_infra,tests/browser)
 
 # Unit tests need no server.
 unit:

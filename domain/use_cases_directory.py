@@ -63,6 +63,25 @@ class DirectoryUseCases:
 
         return self.retrying(decide)
 
+    def choose_notifications(self, firm_id: str, user_id: str, notify_email: str, notify_desktop: str) -> StaffUser:
+        """A user's own "My Notifications" choice; everything the host platform synced stays."""
+        def decide() -> StaffUser:
+            user = self.get_or_none(user_id_of(firm_id, user_id))
+            if user is None or user.removed:
+                raise NotFound("Your user has not been set up for texting by the firm's platform yet.")
+            if (user.notify_email, user.notify_desktop) != (notify_email, notify_desktop):
+                user.update(name=user.name, email=user.email, permissions=user.permissions,
+                            notify_email=notify_email, notify_desktop=notify_desktop)
+                self.save(user)
+            return user
+
+        return self.retrying(decide)
+
+    def staff_user(self, firm_id: str, user_id: str) -> StaffUser | None:
+        """The firm's synced user, or None (never synced, or removed)."""
+        user = self.get_or_none(user_id_of(firm_id, user_id))
+        return None if user is None or user.removed else user
+
     def see_notifications(self, firm_id: str, user_id: str, up_to: int) -> None:
         def decide() -> None:
             user = self.get_or_none(user_id_of(firm_id, user_id))

@@ -7,6 +7,7 @@ is a redelivery (or a relay republish) and is skipped.
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 
@@ -20,6 +21,11 @@ from projections.pg_store import PgStore
 from domain.envelope import Event
 
 log = logging.getLogger("firmtext.projections")
+# Projections whose commits open browser tabs want to hear of (the notification stream
+# and the web inbox's live updates). The payload names the firms touched, so a tab of
+# one firm is never woken by another firm's traffic; "" means "anyone" (too many to list).
+LIVE_PROJECTIONS = frozenset({"notifications", "inbox", "messages"})
+NOTIFY_PAYLOAD_MAX = 7000  # PostgreSQL refuses payloads of 8000 bytes and more
 # Live batches hold it shared; a rebuild's schema swap holds it exclusively, so no batch
 # is ever split between the old and the new schema (projections/swap.py).
 SWAP_LOCK = pg_locks.SWAP
@@ -72,6 +78,12 @@ def tracked(conn: psycopg.Connection, schema: str) -> dict[int, tuple[int, int]]
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
+def notify_payload(events: list[Event]) -> str:
+    """The firms of a batch as a JSON list, or "" (wake everyone) when it would not fit."""
+    payload = json.dumps(sorted({e.firm_id for e in events}))
+    return payload if len(payload.encode()) <= NOTIFY_PAYLOAD_MAX else ""
+
+
 class ProjectionWriter:
     """Owns one connection; ``apply`` one batch at a time."""
 
@@ -114,6 +126,7 @@ class ProjectionWriter:
             self.conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (SWAP_LOCK,))
             for partition in sorted({e.partition for e in events}):  # one order everywhere: no deadlock
                 self.conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (PARTITION_LOCK, partition))
+            live = False
             for projection in self.projections:
                 schema = self.schemas[projection.name]
                 positions = self._tracking_of(schema)
@@ -131,8 +144,9 @@ class ProjectionWriter:
                             raise
                         touched.update(self._set_aside(projection, chunk[0], exc, positions))
                 self._track(schema, touched)
-                if touched and projection.name == "notifications":
-                    self.conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(NOTIFY_CHANNEL)))
+                live = live or bool(touched and projection.name in LIVE_PROJECTIONS)
+            if live:  # delivered at commit, so a woken stream reads the new rows
+                self.conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, notify_payload(events)))
 
     def _set_aside(self, projection: Projection, event: Event, exc: Exception, positions: dict) -> dict:
         """Record an event the projection cannot apply and move past it."""

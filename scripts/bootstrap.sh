@@ -84,3 +84,13 @@ if ! command -v kcat >/dev/null 2>&1; then
     say "kcat is missing (apt-get install kcat); tests that read Kafka with it will fail." >&2
   fi
 fi
+
+# --- Chromium (tests/browser drive the web inbox in it, through Playwright) ----------
+# Playwright's own browser downloads are never used: Debian's chromium is the browser.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt_install "Chromium (for the browser tests)" chromium
+  else
+    say "chromium is missing (apt-get install chromium); the browser tests will fail." >&2
+  fi
+fi

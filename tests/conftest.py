@@ -133,3 +133,44 @@ def stack(test_settings: Settings) -> Iterator[Callable[..., "Stack"]]:  # noqa:
     yield start
     for running in reversed(list(started.values())):
         running.stop()
+
+
+# -- The whole stack, shared by the e2e and browser tiers ---------------------------
+# Here, not in tests/e2e/conftest.py, so that both tiers in one session share one
+# stack and one mailbox (a fixture imported into two conftests would start twice).
+
+@pytest.fixture(scope="session")
+def mailbox(test_settings):
+    """A real SMTP server on the stack's smtp_port, up before the stack starts."""
+    from tests.mailbox import Mailbox
+
+    box = Mailbox(test_settings.smtp_port).start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def running(stack, mailbox):
+    """The whole stack (migrate, simulator, api, relay, worker) for the session."""
+    return stack()
+
+
+@pytest.fixture
+async def http(running):
+    import httpx
+
+    async with httpx.AsyncClient(base_url=running.settings.public_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def settings(running):
+    return running.settings
+
+
+@pytest.fixture
+async def firm(settings, http) -> "Firm":  # noqa: F821
+    """A fresh firm with one texting user, alice."""
+    from tests.e2e.harness import Firm
+
+    return await Firm(settings, http).setup()

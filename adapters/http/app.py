@@ -7,8 +7,9 @@ import time
 
 from fastapi import FastAPI, Request
 
-from adapters.http import (errors, openapi, routes_consent, routes_conversations, routes_directory, routes_media,
-                           routes_notifications, routes_ops, routes_print, routes_webhooks)
+from adapters.http import (errors, openapi, routes_app, routes_consent, routes_conversations, routes_directory,
+                           routes_live, routes_me, routes_media, routes_notifications, routes_ops, routes_print,
+                           routes_webhooks)
 from adapters.http.body_limit import BodyLimit
 
 if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
@@ -24,7 +25,7 @@ def create_app(container: Container) -> FastAPI:
     openapi.install(app)
     app.add_middleware(BodyLimit)  # the size cap comes before any parsing (docs/input-policy.md)
     for module in (routes_ops, routes_webhooks, routes_directory, routes_conversations, routes_consent,
-                   routes_media, routes_print, routes_notifications):
+                   routes_media, routes_print, routes_notifications, routes_me, routes_live, routes_app):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -3,8 +3,9 @@ when the notifications projection commits.
 
 One LISTEN connection per API process (not one per open stream: a firm of browsers
 would otherwise use up PostgreSQL's connections). The projection writer issues
-``NOTIFY firmtext_notifications`` after each commit; the bell then wakes every
-stream, and each stream asks for its own caller's new rows.
+``NOTIFY firmtext_notifications`` after each commit of a live projection, with the
+firms of the batch as payload; the bell then wakes the streams of those firms, and
+each stream asks for its own caller's new rows.
 """
 from __future__ import annotations
 
@@ -44,28 +45,31 @@ class NotificationBell:
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
         self.stopping = False
-        self._waiters: set[asyncio.Event] = set()
+        self._waiters: dict[asyncio.Event, str | None] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None
 
-    def subscribe(self) -> asyncio.Event:
-        """An event set whenever new rows may have committed (call from the event loop)."""
+    def subscribe(self, firm_id: str | None = None) -> asyncio.Event:
+        """An event set whenever new rows (of ``firm_id``'s, when given) may have
+        committed. Call from the event loop."""
         if self._task is None and not self.stopping:
             self._loop = asyncio.get_running_loop()
             self._task = self._loop.create_task(self._listen(), name="notification-bell")
             _stop_first_on_exit_signals(self)
         waiter = asyncio.Event()
-        self._waiters.add(waiter)
+        self._waiters[waiter] = firm_id
         return waiter
 
     def unsubscribe(self, waiter: asyncio.Event) -> None:
         """Forget a closed stream's event."""
-        self._waiters.discard(waiter)
+        self._waiters.pop(waiter, None)
 
-    def ring(self) -> None:
-        """Wake every subscribed stream (each then looks for its own new rows)."""
-        for waiter in list(self._waiters):
-            waiter.set()
+    def ring(self, firms: frozenset[str] | None = None) -> None:
+        """Wake the streams of ``firms`` (default: every stream); each then looks for
+        its own new rows."""
+        for waiter, firm_id in list(self._waiters.items()):
+            if firms is None or firm_id is None or firm_id in firms:
+                waiter.set()
 
     def stop(self) -> None:
         """End every open stream. Safe from a signal handler or another thread."""
@@ -87,8 +91,8 @@ class NotificationBell:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(NOTIFY_CHANNEL)))
                     delay = 1.0
                     self.ring()  # a commit may have slipped by while we were not listening
-                    async for _ in conn.notifies():
-                        self.ring()
+                    async for notice in conn.notifies():
+                        self.ring(firms_of(notice.payload))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -96,6 +100,15 @@ class NotificationBell:
                 log.warning("notification LISTEN lost (%s); retrying in %.0f s", type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX)
+
+
+def firms_of(payload: str) -> frozenset[str] | None:
+    """The firms a NOTIFY names; None (everyone) for an empty or unreadable payload."""
+    try:
+        firms = json.loads(payload) if payload else None
+    except ValueError:
+        return None
+    return frozenset(map(str, firms)) if isinstance(firms, list) else None
 
 
 def bell_of(app, database_url: str) -> NotificationBell:

@@ -14,6 +14,7 @@ from adapters.http.errors import ApiError
 from adapters.http.idempotency import run_idempotently
 from adapters.http.openapi import EXISTING, refusals
 from adapters.http.paging import Cursors, clamp_limit
+from adapters.http.routes_media import with_links
 from adapters.http.views import conversation_view
 from adapters.phone import to_e164
 from domain.errors import MediaNotSupported, NotFound
@@ -103,7 +104,8 @@ def list_messages(conversation_id: str, before: str | None = None, limit: int | 
     cursors = Cursors(c.settings.jwt_secret, who.firm_id, "messages", str(conv.id))
     cursor = cursors.read(before, int)
     messages, older = c.reads.messages(who.firm_id, str(conv.id), cursor[0] if cursor else None, clamp_limit(limit))
-    return {"messages": messages, "next_cursor": cursors.issue(older) if older else None}
+    return {"messages": with_links(c.settings.jwt_secret, who.firm_id, messages),
+            "next_cursor": cursors.issue(older) if older else None}
 
 
 @router.post("/conversations/{conversation_id}/messages", status_code=202, responses=refusals(404, 409))

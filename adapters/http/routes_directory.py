@@ -37,7 +37,8 @@ class UserIn(BaseModel):
     name: Name
     email: Email | None = None
     permissions: list[Id] = Field(default=[], max_length=20)
-    notify: Notify = Notify()
+    # Left out: keep what the user chose in "My Notifications" (PUT /v1/me); none for a new user.
+    notify: Notify | None = None
 
 
 class ContactIn(BaseModel):
@@ -70,8 +71,12 @@ def get_firm(who: Caller = Depends(texting_user), c: Container = Depends(contain
 
 @router.put("/users/{user_id}")
 def put_user(user_id: Id, body: UserIn, who: Caller = Depends(admin), c: Container = Depends(container)):
+    notify = body.notify
+    if notify is None:
+        known = c.texting.staff_user(who.firm_id, user_id)
+        notify = Notify(email=known.notify_email, desktop=known.notify_desktop) if known else Notify()
     user = c.texting.sync_user(who.firm_id, user_id, body.name, body.email, body.permissions,
-                               body.notify.email, body.notify.desktop)
+                               notify.email, notify.desktop)
     return {"id": user.user_id, "name": user.name, "email": user.email, "permissions": user.permissions,
             "notify": {"email": user.notify_email, "desktop": user.notify_desktop}}
 

@@ -114,7 +114,7 @@ async def stream_notifications(request: Request, last_event_id: str | None = Hea
 
 async def _desktop_frames(feed: NotificationFeed, c: Container, who: Caller, after: int, bell):
     """Frames until the server shuts down; a client disconnect cancels this generator."""
-    wake = bell.subscribe()
+    wake = bell.subscribe(who.firm_id)
     loop = asyncio.get_running_loop()
     try:
         yield retry_frame(RETRY_MS)  # sent at once, so the client knows it is connected

@@ -19,11 +19,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub) -> None:
-    p = sub.add_parser("token", help="print a development bearer token (HS256, FIRMTEXT_JWT_SECRET)")
+def identity_arguments(p: argparse.ArgumentParser, hours: int) -> None:
+    """--firm, --user, --perm and --ttl: who a development token signs in, for how long."""
     p.add_argument("--firm", required=True, help="firm id (the `firm` claim)")
     p.add_argument("--user", required=True, help="user id (the `sub` claim)")
     p.add_argument("--perm", action="append", choices=["texting", "admin"],
                    help="a permission; repeat for several (default: texting)")
-    p.add_argument("--ttl", type=int, default=12 * 3600, help="seconds until it expires (default 12 h)")
+    p.add_argument("--ttl", type=int, default=hours * 3600, help=f"seconds until it expires (default {hours} h)")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("token", help="print a development bearer token (HS256, FIRMTEXT_JWT_SECRET)")
+    identity_arguments(p, hours=12)
     p.set_defaults(func=run)

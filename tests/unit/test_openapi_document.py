@@ -40,12 +40,17 @@ def test_every_refusal_is_in_our_error_shape(document) -> None:
 def test_bearer_tokens_where_needed_and_nowhere_else(document) -> None:
     assert document["components"]["securitySchemes"]["bearer"] == {
         **document["components"]["securitySchemes"]["bearer"], "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    # A signed media link is its own credential (an <img src> cannot send a header).
+    signed = "/v1/media/{media_id}/signed"
     for path, method, operation in operations(document):
-        if path.startswith("/v1/"):
+        if path.startswith("/v1/") and path != signed:
             assert operation["security"] == [{"bearer": []}], (method, path)
-            assert {"401", "403"} <= set(operation["responses"]), (method, path)
+            # GET /v1/me needs a token but no permission: it tells the page what the caller lacks.
+            wanted = {"401"} if (method, path) == ("get", "/v1/me") else {"401", "403"}
+            assert wanted <= set(operation["responses"]), (method, path)
         else:
             assert "security" not in operation and "401" not in operation["responses"], (method, path)
+    assert "403" in document["paths"][signed]["get"]["responses"]
 
 
 def test_each_route_declares_the_refusals_it_gives(document) -> None:
