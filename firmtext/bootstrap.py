@@ -46,7 +46,9 @@ def database_url_of(settings: Settings) -> str:
 
 
 def kafka_bootstrap_of(settings: Settings) -> str:
-    return settings.kafka_bootstrap or f"127.0.0.1:{settings.kafka_port}"
+    from firmtext.infra.kafka import bootstrap_of  # every local node (FIRMTEXT_KAFKA_BROKERS)
+
+    return settings.kafka_bootstrap or bootstrap_of(settings)
 
 
 @dataclass
