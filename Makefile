@@ -28,12 +28,13 @@ define with_test_infra
 	exit $$status
 endef
 
-.PHONY: help bootstrap run test unit integration e2e bench stop clean
+.PHONY: help bootstrap run test unit integration e2e faults bench stop clean
 
 help:
 	@echo "make run          bootstrap, then firmtext up (Kafka, PostgreSQL, every component)"
 	@echo "make test         all test tiers against a throwaway Kafka + PostgreSQL (var/test)"
 	@echo "make unit | integration | e2e    one tier"
+	@echo "make faults       the fault drills on their own 3-node Kafka + PostgreSQL (var/test/faults)"
 	@echo "make bench        benchmarks (bench/run.py)"
 	@echo "make stop         stop the local Kafka + PostgreSQL of var/ and var/test"
 	@echo "make clean        stop, then delete var/ (all local data)"
@@ -52,6 +53,13 @@ integration:
 
 e2e:
 	$(call with_test_infra,tests/e2e)
+
+# The fault drills start (and remove) their own 3-node Kafka and PostgreSQL under
+# <var>/faults, on FIRMTEXT_KAFKA_PORT+300.. and FIRMTEXT_POSTGRES_PORT+100.
+faults:
+	@$(TEST_ENV); bash scripts/bootstrap.sh; \
+	status=0; $(VENV)/pytest -q $(PYTEST_ARGS) tests/faults || status=$$?; \
+	exit $$status
 
 # Unit tests need no server.
 unit:
