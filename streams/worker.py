@@ -112,19 +112,26 @@ def create_app(settings: Settings, container: Container | None = None) -> faust.
                       key_serializer="raw", value_serializer="raw", internal=False)
     state: dict = {}
 
+    def lost(name: str) -> bool:
+        """True if ``name``'s connection was never made or died (PostgreSQL restarted): an
+        agent Faust restarts after such a crash must connect again, not reuse a dead one."""
+        conn = state.get(f"{name}_conn")
+        return conn is None or conn.closed or conn.broken
+
     def writer() -> ProjectionWriter:
-        if "writer" not in state:
-            conn = psycopg.connect(container.database_url, autocommit=True)
+        if lost("writer"):
+            state["writer_conn"] = conn = psycopg.connect(container.database_url, autocommit=True)
             state["writer"] = ProjectionWriter(conn, list(ALL.values()))
         return state["writer"]
 
     async def dispatcher() -> Dispatcher:
-        if "dispatcher" not in state:
+        if lost("dispatcher"):
             from adapters.twilio_client import TwilioMessages
 
             carrier = TwilioMessages(settings.twilio_account_sid, settings.twilio_auth_token,
                                      settings.twilio_api_base, settings.carrier_rate_per_second)
             conn = await asyncio.to_thread(psycopg.connect, container.database_url, autocommit=True)
+            state["dispatcher_conn"] = conn
             state["dispatcher"] = Dispatcher(container.texting, carrier, conn, settings.public_url)
         return state["dispatcher"]
 

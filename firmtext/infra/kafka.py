@@ -23,6 +23,7 @@ __all__ = ["KafkaNode", "KafkaPaths", "bootstrap_of", "ensure_kafka", "ensure_ka
 START_TIMEOUT = 60.0
 CLUSTER_START_TIMEOUT = 120.0  # three JVMs on two shared cores, and a quorum to elect
 STOP_TIMEOUT = 30.0
+BIND_RETRIES = 5
 
 
 def bootstrap_of(settings: Settings) -> str:
@@ -78,13 +79,27 @@ def _spawn(settings: Settings, node: KafkaNode, cluster: list[KafkaNode]) -> int
     return process.pid
 
 
-def _wait_serving(cluster: list[KafkaNode], pids: dict[int, int]) -> None:
+def _lost_its_port(node: KafkaNode) -> bool:
+    """True if ``node`` died because its port was taken meanwhile: the local ports sit in
+    Linux's ephemeral range (32768-60999), so a client socket may hold one for a moment."""
+    return "Address already in use" in daemon.tail([node.paths.logs / "server.log"], 60)
+
+
+def _wait_serving(settings: Settings, cluster: list[KafkaNode], pids: dict[int, int],
+                  spawned: list[KafkaNode]) -> None:
     timeout = START_TIMEOUT if len(cluster) == 1 else CLUSTER_START_TIMEOUT
+    retries = dict.fromkeys(pids, 0)
 
     def up() -> bool:
         for node in cluster:
-            if not daemon.pid_alive(pids[node.node_id]):
-                raise InfraError(f"{node.name} exited while starting.\n{node.paths.log_tail()}")
+            if daemon.pid_alive(pids[node.node_id]):
+                continue
+            if node in spawned and retries[node.node_id] < BIND_RETRIES and _lost_its_port(node):
+                retries[node.node_id] += 1
+                daemon.wait_until(lambda: False, 1.0)  # let the borrowed port go
+                pids[node.node_id] = _spawn(settings, node, cluster)
+                continue
+            raise InfraError(f"{node.name} exited while starting.\n{node.paths.log_tail()}")
         if not all(broker_ready("127.0.0.1", node.port) for node in cluster):
             return False
         # Every node registered, so a topic can get all its replicas at once.
@@ -139,7 +154,12 @@ def ensure_kafka(settings: Settings) -> str:
             with ThreadPoolExecutor(max_workers=len(starting)) as pool:
                 spawned = pool.map(lambda node: _spawn(settings, node, cluster), starting)
                 pids.update(zip((node.node_id for node in starting), spawned))
-        _wait_serving(cluster, pids)
+        try:
+            _wait_serving(settings, cluster, pids, starting)
+        except BaseException:
+            for node in starting:  # all or nothing: no half-started cluster is left behind
+                _stop_paths(node.paths, STOP_TIMEOUT)
+            raise
     return bootstrap_of(settings)
 
 
