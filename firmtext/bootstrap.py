@@ -18,6 +18,7 @@ from domain.texting import Texting
 from firmtext.config import Settings
 
 NUMBER_CACHE_SECONDS = 5.0
+POOL_TIMEOUT = 10.0  # seconds a request waits for a database connection (then 503)
 
 
 def eventsourcing_env(database_url: str, pool_size: int = 10) -> dict[str, str]:
@@ -33,6 +34,9 @@ def eventsourcing_env(database_url: str, pool_size: int = 10) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": str(pool_size),
         "POSTGRES_LOCK_TIMEOUT": "5",
+        # Waiting for a pooled connection gives up after 10 s (default 30): while PostgreSQL
+        # is down the API answers 503 before the carrier's 15 s webhook timeout.
+        "POSTGRES_CONNECT_TIMEOUT": str(int(POOL_TIMEOUT)),
         "CREATE_TABLE": "y",
         "AGGREGATE_CACHE_MAXSIZE": "2000",
     }
@@ -69,7 +73,7 @@ class Container:
 
     @cached_property
     def pool(self) -> ConnectionPool:
-        pool = ConnectionPool(self.database_url, min_size=1, max_size=self.pool_size,
+        pool = ConnectionPool(self.database_url, min_size=1, max_size=self.pool_size, timeout=POOL_TIMEOUT,
                               kwargs={"autocommit": True}, open=False, name="firmtext")
         pool.open(wait=True, timeout=30)
         return pool

@@ -24,6 +24,7 @@ START_TIMEOUT = 60.0
 CLUSTER_START_TIMEOUT = 120.0  # three JVMs on two shared cores, and a quorum to elect
 STOP_TIMEOUT = 30.0
 BIND_RETRIES = 5
+PORT_GRACE = 10.0
 
 
 def bootstrap_of(settings: Settings) -> str:
@@ -52,8 +53,11 @@ def running_pid(settings: Settings) -> int | None:
 def _check_ports_free(node: KafkaNode, grace: float) -> None:
     for port, variable in ((node.port, "FIRMTEXT_KAFKA_PORT"),
                            (node.controller_port, "FIRMTEXT_KAFKA_CONTROLLER_PORT")):
-        # After a crash of our broker the kernel may hold its sockets a moment longer.
-        if not daemon.wait_until(lambda: not daemon.port_in_use(port), grace, interval=0.2):
+        # After a crash of our broker the kernel may hold its sockets a moment longer; a
+        # port held by a client socket (the ephemeral range) and not listened on is freed
+        # within moments too. Only a stranger's listener is refused at once.
+        wait = grace if daemon.port_listened(port) else max(grace, PORT_GRACE)
+        if not daemon.wait_until(lambda: not daemon.port_in_use(port), wait, interval=0.2):
             raise InfraError(
                 f"Port {port} on 127.0.0.1 is already taken by a process that is not "
                 f"firmtext's Kafka; free it or set {variable} to another port.\n{node.paths.log_tail()}")

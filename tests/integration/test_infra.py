@@ -269,3 +269,25 @@ def test_supervisor_restarts_a_crash_loop_with_capped_backoff_and_keeps_the_othe
         assert any("running again" in line for line in said)
     finally:
         stack.stop()
+
+
+def test_three_nodes_get_their_own_ports_directories_and_one_quorum(tmp_path: Path) -> None:
+    from firmtext.infra.kafka_setup import nodes, render_properties
+
+    settings = Settings(var_dir=tmp_path, kafka_port=33092, kafka_controller_port=33093, kafka_brokers=3)
+    cluster = nodes(settings)
+    assert [(n.name, n.port, n.controller_port) for n in cluster] == [
+        ("kafka-1", 33092, 33093), ("kafka-2", 33192, 33193), ("kafka-3", 33292, 33293)]
+    assert len({n.paths.root for n in cluster}) == 3 and len({n.paths.libs for n in cluster}) == 1
+    assert kafka.bootstrap_of(settings) == "127.0.0.1:33092,127.0.0.1:33192,127.0.0.1:33292"
+    cluster[1].paths.root.mkdir(parents=True)
+    render_properties(cluster[1], cluster)
+    rendered = dict(line.split("=", 1) for line in cluster[1].paths.properties.read_text().splitlines()
+                    if line and not line.startswith("#"))
+    assert rendered["node.id"] == "2"
+    assert rendered["controller.quorum.voters"] == "1@127.0.0.1:33093,2@127.0.0.1:33193,3@127.0.0.1:33293"
+    assert rendered["default.replication.factor"] == rendered["offsets.topic.replication.factor"] == "3"
+    assert rendered["min.insync.replicas"] == rendered["transaction.state.log.min.isr"] == "2"
+    assert Settings.from_env({"FIRMTEXT_KAFKA_BROKERS": "3"}).topic_replication == 3
+    single = Settings(var_dir=tmp_path, kafka_port=33092, kafka_controller_port=33093)
+    assert [n.paths.root for n in nodes(single)] == [tmp_path.resolve() / "kafka"]  # the layout of before
