@@ -30,12 +30,13 @@ define with_test_infra
 	exit $$status
 endef
 
-.PHONY: help bootstrap run test unit integration e2e browser bench stop clean
+.PHONY: help bootstrap run test unit integration e2e browser faults bench stop clean
 
 help:
 	@echo "make run          bootstrap, then firmtext up (Kafka, PostgreSQL, every component)"
 	@echo "make test         all test tiers against a throwaway Kafka + PostgreSQL (var/test)"
 	@echo "make unit | integration | e2e | browser    one tier"
+	@echo "make faults       the fault drills on their own 3-node Kafka + PostgreSQL (var/test/faults)"
 	@echo "make bench        benchmarks (bench/run.py)"
 	@echo "make stop         stop the local Kafka + PostgreSQL of var/ and var/test"
 	@echo "make clean        stop, then delete var/ (all local data)"
@@ -47,8 +48,10 @@ bootstrap:
 run: bootstrap
 	FIRMTEXT_ENV="$${FIRMTEXT_ENV:-development}" $(VENV)/firmtext up
 
+# The fault drills are not part of `make test` yet: the tier takes 10-12 minutes on this
+# machine and has not passed three runs in a row (issue 10); run them with `make faults`.
 test:
-	$(call with_test_infra,tests)
+	$(call with_test_infra,tests --ignore=tests/faults)
 
 integration:
 	$(call with_test_infra,tests/integration)
@@ -59,6 +62,13 @@ e2e:
 # The web inbox in a real headless chromium (Debian's) against the whole stack.
 browser:
 	$(call with_test_infra,tests/browser)
+
+# The fault drills start (and remove) their own 3-node Kafka and PostgreSQL under
+# <var>/faults, on FIRMTEXT_KAFKA_PORT+300.. and FIRMTEXT_POSTGRES_PORT+100.
+faults:
+	@$(TEST_ENV); bash scripts/bootstrap.sh; \
+	status=0; $(VENV)/pytest -q $(PYTEST_ARGS) tests/faults || status=$$?; \
+	exit $$status
 
 # Unit tests need no server.
 unit:

@@ -4,7 +4,8 @@ Kafka and PostgreSQL run under ``var/bench`` (ports 19092/19093 and 15433; the A
 18000, the bare HTTP ceiling on 18099), so a developer's ``make run`` and ``make test``
 are untouched. Writes ``bench/results/{ceilings,ingest,rebuild}.json`` and
 ``bench/results/summary.md``; ``fairness.json`` too (bench/fairness.py). Knobs (environment): BENCH_EVENTS (rebuild log size,
-1000000), BENCH_LEVEL_SECONDS (8), BENCH_LEVELS (1,8,32,64), BENCH_REBUILD_JOBS (1,2).
+1000000), BENCH_LEVEL_SECONDS (8), BENCH_LEVELS (1,8,32,64), BENCH_REBUILD_JOBS (1,2),
+BENCH_DISTRIBUTION (1; 0 skips bench/distribution.py, which runs last on 3 nodes of its own).
 """
 from __future__ import annotations
 
@@ -226,5 +227,22 @@ def main() -> int:
         stop_infrastructure(settings, infra.started)  # what this run started; a running one stays
 
 
+def run_distribution() -> None:
+    """bench/distribution.py after the rest (its 3 nodes never share the CPU with the
+    single broker's run); its table is appended to summary.md. BENCH_DISTRIBUTION=0 skips it."""
+    from bench import distribution
+
+    result = distribution.run()
+    table = distribution.markdown(result["shapes"])
+    with open(RESULTS / "summary.md", "a") as summary:
+        summary.write(f"\n## Distribution: ingest on 3 Kafka nodes, {result['concurrency']} in flight, "
+                      f"{result['cpus']} CPUs\n\nThe cost of more processes on the same cores, not a "
+                      f"scaling figure (bench/distribution.py).\n\n{table}\n")
+    print(table)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    if code == 0 and os.environ.get("BENCH_DISTRIBUTION", "1") != "0":
+        run_distribution()
+    raise SystemExit(code)

@@ -16,6 +16,7 @@ from adapters.sealer import AesGcmSealer, master_key_bytes
 from domain.texting import Texting
 from firmtext.config import Settings
 
+POOL_TIMEOUT = 10.0  # seconds a request waits for a database connection (then 503)
 
 
 def eventsourcing_env(database_url: str, pool_size: int = 10) -> dict[str, str]:
@@ -31,6 +32,9 @@ def eventsourcing_env(database_url: str, pool_size: int = 10) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": str(pool_size),
         "POSTGRES_LOCK_TIMEOUT": "5",
+        # Waiting for a pooled connection gives up after 10 s (default 30): while PostgreSQL
+        # is down the API answers 503 before the carrier's 15 s webhook timeout.
+        "POSTGRES_CONNECT_TIMEOUT": str(int(POOL_TIMEOUT)),
         "CREATE_TABLE": "y",
         "AGGREGATE_CACHE_MAXSIZE": "2000",
     }
@@ -44,7 +48,9 @@ def database_url_of(settings: Settings) -> str:
 
 
 def kafka_bootstrap_of(settings: Settings) -> str:
-    return settings.kafka_bootstrap or f"127.0.0.1:{settings.kafka_port}"
+    from firmtext.infra.kafka import bootstrap_of  # every local node (FIRMTEXT_KAFKA_BROKERS)
+
+    return settings.kafka_bootstrap or bootstrap_of(settings)
 
 
 @dataclass
@@ -64,7 +70,7 @@ class Container:
 
     @cached_property
     def pool(self) -> ConnectionPool:
-        pool = ConnectionPool(self.database_url, min_size=1, max_size=self.pool_size,
+        pool = ConnectionPool(self.database_url, min_size=1, max_size=self.pool_size, timeout=POOL_TIMEOUT,
                               kwargs={"autocommit": True}, open=False, name="firmtext")
         pool.open(wait=True, timeout=30)
         return pool

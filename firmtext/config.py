@@ -82,6 +82,17 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, not {raw!r}") from None
 
 
+def _process_counts(env: Mapping[str, str]) -> dict[str, int]:
+    """How many Kafka nodes, Faust workers and API processes to run locally (each >= 1)."""
+    counts = {"kafka_brokers": _int(env, "FIRMTEXT_KAFKA_BROKERS", 1),
+              "workers": _int(env, "FIRMTEXT_WORKERS", 1),
+              "api_workers": _int(env, "FIRMTEXT_API_WORKERS", 1)}
+    for name, value in counts.items():
+        if value < 1:
+            raise ValueError(f"FIRMTEXT_{name.upper()} must be at least 1, not {value}")
+    return counts
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every tunable of firmtext. Build with :meth:`from_env`."""
@@ -114,6 +125,10 @@ class Settings:
     # Settings() in code carries the development secrets, so it says so; from_env reads FIRMTEXT_ENV.
     environment: str = DEVELOPMENT
     extra: Mapping[str, str] = field(default_factory=dict)
+    # --- how many of each process run locally (docs/operations.md "Running as a cluster")
+    kafka_brokers: int = 1
+    workers: int = 1
+    api_workers: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, secrets: bool = True) -> "Settings":
@@ -146,7 +161,9 @@ class Settings:
             postgres_port=_int(env, "FIRMTEXT_POSTGRES_PORT", 5433),
             events_topic=env.get("FIRMTEXT_EVENTS_TOPIC") or "firmtext.events",
             topic_partitions=_int(env, "FIRMTEXT_TOPIC_PARTITIONS", 6),
-            topic_replication=_int(env, "FIRMTEXT_TOPIC_REPLICATION", 1),
+            # Every node holds a copy unless told otherwise: 3 brokers, replication 3.
+            topic_replication=_int(env, "FIRMTEXT_TOPIC_REPLICATION",
+                                   min(3, _int(env, "FIRMTEXT_KAFKA_BROKERS", 1))),
             app_id=env.get("FIRMTEXT_APP_ID") or "firmtext",
             master_key=env.get("FIRMTEXT_MASTER_KEY") or DEV_MASTER_KEY,
             carrier_rate_per_second=_float(env, "FIRMTEXT_CARRIER_RATE", 1.0),
@@ -156,6 +173,7 @@ class Settings:
             media_dir=Path(media).resolve() if media else None,
             log_level=(env.get("FIRMTEXT_LOG_LEVEL") or "info").lower(),
             environment=env.get("FIRMTEXT_ENV") or "production",
+            **_process_counts(env),
         )
 
     @property
@@ -194,6 +212,8 @@ class Settings:
             "FIRMTEXT_LOG_LEVEL": self.log_level,
             "FIRMTEXT_ENV": self.environment,
         }
+        env.update({"FIRMTEXT_KAFKA_BROKERS": str(self.kafka_brokers),
+                    "FIRMTEXT_WORKERS": str(self.workers), "FIRMTEXT_API_WORKERS": str(self.api_workers)})
         if self.database_url:
             env["FIRMTEXT_DATABASE_URL"] = self.database_url
         if self.kafka_bootstrap:

@@ -117,9 +117,15 @@ def create_app(settings: Settings, container: "Container") -> faust.App:
     state: dict = {}
     making = threading.Lock()
 
+    def lost(name: str) -> bool:
+        """True if ``name``'s connection was never made or died (PostgreSQL restarted): an
+        agent Faust restarts after such a crash must connect again, not reuse a dead one."""
+        conn = state.get(f"{name}_conn")
+        return conn is None or conn.closed or conn.broken
+
     def writer() -> ProjectionWriter:
-        if "writer" not in state:
-            conn = psycopg.connect(container.database_url, autocommit=True)
+        if lost("writer"):
+            state["writer_conn"] = conn = psycopg.connect(container.database_url, autocommit=True)
             state["writer"] = ProjectionWriter(conn, list(ALL.values()))
         return state["writer"]
 
@@ -130,9 +136,10 @@ def create_app(settings: Settings, container: "Container") -> faust.App:
             if "lanes" not in state:
                 from streams.send_lanes import sending_lanes
 
-                state["recorder"] = psycopg.connect(container.database_url, autocommit=True)
                 state["lanes"] = sending_lanes(settings, container)
-        return state["recorder"], state["lanes"]
+            if lost("recorder"):  # first use, or PostgreSQL restarted under it
+                state["recorder_conn"] = psycopg.connect(container.database_url, autocommit=True)
+        return state["recorder_conn"], state["lanes"]
 
     projected, sent = Continuity(), Continuity()
 

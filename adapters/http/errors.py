@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
+from eventsourcing.persistence import OperationalError as StoreUnavailable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -102,6 +104,16 @@ def install(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(allowed)
             message = f"{request.method} is not allowed here; use {' or '.join(allowed)}."
         return error_response(exc.status_code, code, message, headers or None)
+
+    # PostgreSQL down or restarting (the connection dropped, or none to be had from the
+    # pool): nothing was acknowledged, so the client may retry: 503, never 500. The
+    # carrier retries a webhook with the same MessageSid, which records one message.
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(StoreUnavailable)
+    async def database_unavailable(request: Request, exc: Exception):
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return error_response(503, "unavailable", "The database is not reachable right now; retry shortly.",
+                              {"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

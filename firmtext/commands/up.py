@@ -8,13 +8,9 @@ import shlex
 import signal
 import sys
 import time
-from collections import defaultdict, deque
 from pathlib import Path
 
 from firmtext.config import Settings
-
-RESTARTS_PER_MINUTE = 5
-
 
 def instructions(settings: Settings, cli: str = "firmtext", firm_number: str = "+15550000000") -> str:
     """What ``up`` prints once everything is ready: URLs, the dev secret, a walkthrough.
@@ -71,49 +67,58 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _supervise(stack) -> None:
-    """Restart components that die, unless one keeps dying (then give up)."""
-    from firmtext.infra.stack import ComponentFailed
+def _say(text: str) -> None:
+    print(f"firmtext up: {text}", file=sys.stderr, flush=True)
 
-    recent: dict[str, deque] = defaultdict(lambda: deque(maxlen=RESTARTS_PER_MINUTE))
-    while True:
+
+def _supervise(supervisor, settings: Settings, until=None) -> None:
+    """Poll ``supervisor`` and keep the state file current, forever (or until ``until()``)."""
+    from firmtext.infra.state import write_state
+
+    while until is None or not until():
+        supervisor.poll()
+        write_state(settings, supervisor.rows())
         time.sleep(0.5)
-        for name, status in stack.exited().items():
-            print(f"\nfirmtext up: {name} exited with status {status}.\n{stack.log_tail(name)}",
-                  file=sys.stderr, flush=True)
-            deaths = recent[name]
-            deaths.append(time.monotonic())
-            if len(deaths) == deaths.maxlen and deaths[-1] - deaths[0] < 60:
-                raise RuntimeError(f"{name} died {deaths.maxlen} times within a minute; giving up")
-            print(f"firmtext up: restarting {name}…", file=sys.stderr, flush=True)
-            try:
-                stack.restart(name)
-            except ComponentFailed as exc:  # counted as another death on the next round
-                print(f"firmtext up: {exc}", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start everything, print :func:`instructions`, supervise until SIGINT/SIGTERM."""
-    from firmtext.infra.services import start_infrastructure, status, stop_infrastructure
-    from firmtext.infra.stack import COMPONENTS, Stack
+    """Start everything, print :func:`instructions`, supervise until SIGINT/SIGTERM.
+
+    Components are supervised from the first start on: one that fails to start (or dies
+    later) is restarted with backoff while the others serve; ``up`` never gives up.
+    """
+    from firmtext.infra.services import service_states, start_infrastructure, stop_infrastructure
+    from firmtext.infra.stack import Stack, components_for
+    from firmtext.infra.state import write_state
+    from firmtext.infra.supervisor import Supervisor
 
     settings = Settings.from_env()
     # Explicit for SIGINT too: a shell starts background jobs with SIGINT ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _raise_interrupt)
     # Only servers that were not running before are ours to stop at the end.
-    owned = tuple(item.name for item in status(settings) if item.state == "stopped")
-    stack = None
+    owned = tuple(name for name, state in service_states(settings).items() if state == "stopped")
+    stack = supervisor = None
     began = time.monotonic()
     try:
-        print("firmtext up: starting Kafka and PostgreSQL…", flush=True)
+        brokers = f"{settings.kafka_brokers} Kafka nodes" if settings.kafka_brokers > 1 else "Kafka"
+        print(f"firmtext up: starting {brokers} and PostgreSQL…", flush=True)
         ready = start_infrastructure(settings).settings
-        print(f"firmtext up: starting {', '.join(COMPONENTS)}…", flush=True)
+        names = components_for(ready)
+        print(f"firmtext up: starting {', '.join(names)}…", flush=True)
         stack = Stack(ready)
-        stack.start(COMPONENTS)
+        stack.start(["migrate"])
+        supervisor = Supervisor(stack, [name for name in names if name != "migrate"], report=_say)
+        supervisor.start()
+        deadline = time.monotonic() + 90
+        _supervise(supervisor, ready, until=lambda: supervisor.all_running() or time.monotonic() > deadline)
         print(instructions(ready, _cli_path(), _firm_number()), flush=True)
+        waiting = [h.name for h in supervisor.health.values() if h.state != "running"]
+        if waiting:
+            _say(f"not ready yet: {', '.join(waiting)} (restarting with backoff; "
+                 "see `firmtext infra status`)")
         print(f"(ready in {time.monotonic() - began:.1f} s)", flush=True)
-        _supervise(stack)
+        _supervise(supervisor, ready)
     except KeyboardInterrupt:
         print("\nfirmtext up: stopping…", flush=True)
     finally:
@@ -122,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if stack is not None:
             stack.stop()
+        if supervisor is not None:
+            supervisor.stopped()
+            write_state(settings, supervisor.rows())
         stopped = stop_infrastructure(settings, owned)
         if stopped:
             print(f"firmtext up: stopped {', '.join(stopped)}", flush=True)
@@ -134,5 +142,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "up", help="run Kafka, PostgreSQL and all components in the foreground (make run)",
         description="Start (or reuse) Kafka and PostgreSQL unless FIRMTEXT_KAFKA_BOOTSTRAP / "
                     "FIRMTEXT_DATABASE_URL point elsewhere, run migrate, then the simulator, API, "
-                    "relay and worker; Ctrl-C stops them all.")
+                    "relay and FIRMTEXT_WORKERS workers, restarting any that exits (with backoff, "
+                    "indefinitely); Ctrl-C stops them all.")
     parser.set_defaults(func=run)

@@ -88,6 +88,15 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
+def port_listened(port: int, host: str = "127.0.0.1") -> bool:
+    """True if something accepts connections on ``host:port`` (not just holds it)."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago (for tests)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

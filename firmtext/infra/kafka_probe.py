@@ -57,21 +57,29 @@ def _metadata_versions(sock: socket.socket) -> tuple[int, int] | None:
 
 def broker_ready(host: str, port: int, timeout: float = 2.0) -> bool:
     """True if the broker at ``host:port`` answers a Metadata request listing a broker."""
+    return brokers_listed(host, port, timeout) > 0
+
+
+def brokers_listed(host: str, port: int, timeout: float = 2.0) -> int:
+    """How many brokers the broker at ``host:port`` lists as serving (0: it does not answer).
+
+    A cluster is complete once one node lists them all (topics can then get all replicas).
+    """
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.settimeout(timeout)
             versions = _metadata_versions(sock)
             if versions is None:
-                return False
+                return 0
             # v4..v8 share one non-flexible layout; pick the lowest the broker accepts.
             version = max(4, versions[0])
             if version > min(8, versions[1]):
-                return True  # a future broker: ApiVersions answered, good enough
+                return 1  # a future broker: ApiVersions answered, good enough
             body = struct.pack(">i?", 0, False)  # no topics, no auto-creation
             if version >= 8:
                 body += struct.pack(">??", False, False)
             reply = _call(sock, _METADATA, version, 2, body)
             _throttle, brokers = struct.unpack_from(">ii", reply)
-            return brokers > 0
+            return brokers
     except (OSError, ConnectionError, struct.error):
-        return False
+        return 0

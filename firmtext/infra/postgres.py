@@ -126,8 +126,9 @@ def ensure_postgres(settings: Settings, database: str = "firmtext", fast: bool |
     return url
 
 
-def stop_postgres(settings: Settings) -> bool:
-    """Stop the local cluster with ``pg_ctl stop -m fast``; True if one was running."""
+def stop_postgres(settings: Settings, mode: str = "fast") -> bool:
+    """Stop the local cluster with ``pg_ctl stop -m <mode>`` (``immediate``: as a crash,
+    for the fault drills); True if one was running."""
     if settings.database_url:
         return False
     paths = ClusterPaths.of(settings)
@@ -135,5 +136,5 @@ def stop_postgres(settings: Settings) -> bool:
         if running_pid(paths) is None:
             return False
         run(as_server_user([str(paths.bin / "pg_ctl"), "stop", "-D", str(paths.data),
-                            "-m", "fast", "-w", "-t", "60"]), "pg_ctl stop", paths)
+                            "-m", mode, "-w", "-t", "60"]), "pg_ctl stop", paths)
     return True

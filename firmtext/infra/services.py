@@ -25,40 +25,61 @@ class Infrastructure:
 class ServiceStatus:
     """One line of ``firmtext infra status``."""
 
-    name: str
+    name: str  # "kafka" (one node) or "kafka-1" … "kafka-N", "postgres"
     state: str  # "running", "stopped" or "external"
     address: str
     pid: int | None
     directory: Path | None
+    port: int | None = None
+    service: str = ""  # which of SERVICES it belongs to
+
+    def as_json(self) -> dict:
+        """The ``infra status --json`` row (API.md "Operations": name, pid, port, state)."""
+        return {"name": self.name, "pid": self.pid, "port": self.port, "state": self.state,
+                "kind": self.service, "address": self.address,
+                "directory": str(self.directory) if self.directory else None}
 
 
 def status(settings: Settings) -> list[ServiceStatus]:
-    """Where each service is and whether the local one runs (no network calls)."""
+    """Where each server is and whether the local one runs (no network calls): one row
+    per Kafka node, then PostgreSQL."""
     result = []
     if settings.kafka_bootstrap:
-        result.append(ServiceStatus("kafka", "external", settings.kafka_bootstrap, None, None))
+        result.append(ServiceStatus("kafka", "external", settings.kafka_bootstrap, None, None,
+                                    service="kafka"))
     else:
-        pid = kafka.running_pid(settings)
-        result.append(ServiceStatus("kafka", "running" if pid else "stopped",
-                                    f"127.0.0.1:{settings.kafka_port}", pid,
-                                    kafka.KafkaPaths.of(settings).root))
+        for node in kafka.nodes(settings):
+            pid = kafka.node_pid(node)
+            result.append(ServiceStatus(node.name, "running" if pid else "stopped",
+                                        f"127.0.0.1:{node.port}", pid, node.paths.root, node.port, "kafka"))
     if settings.database_url:
-        result.append(ServiceStatus("postgres", "external", settings.database_url, None, None))
+        result.append(ServiceStatus("postgres", "external", settings.database_url, None, None,
+                                    service="postgres"))
     else:
         paths = ClusterPaths.of(settings)
         pid = postgres.running_pid(paths)
         result.append(ServiceStatus("postgres", "running" if pid else "stopped",
-                                    postgres.server_url(settings, "firmtext"), pid, paths.root))
+                                    postgres.server_url(settings, "firmtext"), pid, paths.root,
+                                    settings.postgres_port, "postgres"))
     return result
+
+
+def service_states(settings: Settings) -> dict[str, str]:
+    """Per service (kafka, postgres): "running" only if every node of it runs."""
+    found: dict[str, set[str]] = {}
+    for item in status(settings):
+        found.setdefault(item.service, set()).add(item.state)
+    return {name: "running" if states == {"running"} else
+            "external" if "external" in states else "stopped" for name, states in found.items()}
 
 
 def start_infrastructure(settings: Settings, database: str = "firmtext") -> Infrastructure:
     """Ensure Kafka and PostgreSQL (in parallel); on failure, stop what this call started."""
-    before = {item.name: item.state for item in status(settings)}
+    before = service_states(settings)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="infra") as pool:
         bootstrap = pool.submit(kafka.ensure_kafka, settings)
         database_url = pool.submit(postgres.ensure_postgres, settings, database)
-    after = {item.name: item.state for item in status(settings)}
+    after = service_states(settings)
     started = tuple(name for name in SERVICES if before[name] == "stopped" and after[name] == "running")
     try:
         ready = settings.with_overrides(kafka_bootstrap=bootstrap.result(),

@@ -18,9 +18,12 @@ from firmtext.infra.daemon import InfraError
 from firmtext.infra.processes import ChildProcess
 from firmtext.infra.readiness import Ready, default_readiness
 
-__all__ = ["COMPONENTS", "ComponentFailed", "Ready", "Stack", "default_readiness", "firmtext_command"]
+__all__ = ["COMPONENTS", "ComponentFailed", "Ready", "Stack", "components_for", "default_readiness",
+           "firmtext_command"]
 
 COMPONENTS = ("migrate", "simulator", "api", "relay", "worker")
+# Components that may run as several processes: ``worker-1`` … ``worker-N``.
+SCALABLE = frozenset({"worker"})
 ONE_SHOT = frozenset({"migrate"})
 ONE_SHOT_TIMEOUT = 300.0
 
@@ -29,9 +32,26 @@ class ComponentFailed(InfraError):
     """A component exited or never became ready; the message ends with its log tail."""
 
 
+def kind_of(component: str) -> str:
+    """``worker`` for ``worker-2``: what a numbered instance runs."""
+    base, _, number = component.rpartition("-")
+    return base if base in SCALABLE and number.isdigit() else component
+
+
+def components_for(settings: Settings) -> tuple[str, ...]:
+    """COMPONENTS with FIRMTEXT_WORKERS Faust workers: ``worker`` alone, or ``worker-1`` …
+    ``worker-N`` (one consumer group; each its own process and log)."""
+    if settings.workers == 1:
+        return COMPONENTS
+    expanded: list[str] = []
+    for name in COMPONENTS:
+        expanded += [f"{name}-{n}" for n in range(1, settings.workers + 1)] if name in SCALABLE else [name]
+    return tuple(expanded)
+
+
 def firmtext_command(component: str) -> list[str]:
-    """``python -m firmtext <component>`` with this interpreter."""
-    return [sys.executable, "-m", "firmtext", component]
+    """``python -m firmtext <component>`` with this interpreter (``worker-2`` runs ``worker``)."""
+    return [sys.executable, "-m", "firmtext", kind_of(component)]
 
 
 class Stack:
@@ -72,12 +92,21 @@ class Stack:
         if status != 0:
             raise self._failed(name, f"exited with status {status}")
 
+    def spawn(self, name: str) -> None:
+        """Start component ``name`` and return at once (the supervisor checks readiness)."""
+        self._child(name).start()
+
+    def ready(self, name: str, running_for: float) -> bool:
+        """True if ``name``, alive for ``running_for`` seconds, counts as ready (one probe)."""
+        ready = self.readiness.get(kind_of(name), Ready())
+        return self.is_running(name) and ready.check() and bool(ready.url or running_for >= ready.alive_for)
+
     def _wait_ready(self, names: Sequence[str]) -> None:
         started = time.monotonic()
         pending = list(names)
         while pending:
             for name in list(pending):
-                ready, child = self.readiness.get(name, Ready()), self.children[name]
+                ready, child = self.readiness.get(kind_of(name), Ready()), self.children[name]
                 if not child.is_running():
                     raise self._failed(name, f"exited with status {child.returncode} while starting")
                 elapsed = time.monotonic() - started

@@ -210,3 +210,84 @@ def test_port_taken_by_a_stranger_is_named(drill_settings: Settings) -> None:
         stranger.listen()
         with pytest.raises(InfraError, match=f"Port {drill_settings.postgres_port} .*FIRMTEXT_POSTGRES_PORT"):
             postgres.ensure_postgres(drill_settings)
+
+
+# --- supervision that degrades and never collapses (issue 8) ------------------------
+
+class _Clock:
+    """A clock the test moves by hand, so backoffs of seconds take no time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_supervisor_restarts_a_crash_loop_with_capped_backoff_and_keeps_the_others(tmp_path: Path) -> None:
+    from firmtext.infra.supervisor import Supervisor
+
+    cause = tmp_path / "kafka-unreachable"
+    cause.touch()
+    flaky = _dummy(f"""
+        import os, sys, time
+        if os.path.exists({str(cause)!r}):
+            print('cannot reach kafka'); sys.exit(2)
+        while True: time.sleep(1)""")
+    programs = {"flaky": flaky, "loop": _dummy("import time\nwhile True: time.sleep(1)")}
+    stack = Stack(Settings(var_dir=tmp_path), command=programs.__getitem__, readiness={},
+                  log_dir=tmp_path / "logs", stop_timeout=3)
+    clock, said = _Clock(), []
+    supervisor = Supervisor(stack, ["flaky", "loop"], report=said.append, clock=clock, stable_after=10,
+                            backoff_cap=8)
+    try:
+        supervisor.start()
+        steady = stack.pid("loop")
+        delays = []
+        for _ in range(6):
+            assert daemon.wait_until(lambda: not stack.is_running("flaky"), 10)
+            supervisor.poll()
+            health = supervisor.health["flaky"]
+            delays.append(health.next_start - clock.now)
+            clock.now = health.next_start
+            supervisor.poll()  # due: spawned again
+        assert delays == [1, 2, 4, 8, 8, 8]  # exponential, capped, and never a give-up
+        rows = {row["name"]: row for row in supervisor.rows()}
+        assert rows["flaky"]["state"] == "degraded" and rows["flaky"]["restarts"] == 6
+        assert rows["flaky"]["last_exit"] == 2 and "cannot reach kafka" in rows["flaky"]["reason"]
+        assert any("DEGRADED" in line and "cannot reach kafka" in line for line in said)
+        assert stack.pid("loop") == steady and rows["loop"]["state"] == "running"  # untouched
+        assert daemon.wait_until(lambda: not stack.is_running("flaky"), 10)
+        supervisor.poll()
+        cause.unlink()  # the cause goes away: it recovers by itself, on the next restart
+        clock.now = supervisor.health["flaky"].next_start
+        supervisor.poll()
+        assert not daemon.wait_until(lambda: not stack.is_running("flaky"), 1.0)  # it stays up
+        clock.now += 11
+        supervisor.poll()
+        assert supervisor.health["flaky"].state == "running" and supervisor.health["flaky"].failures == 0
+        assert any("running again" in line for line in said)
+    finally:
+        stack.stop()
+
+
+def test_three_nodes_get_their_own_ports_directories_and_one_quorum(tmp_path: Path) -> None:
+    from firmtext.infra.kafka_setup import nodes, render_properties
+
+    settings = Settings(var_dir=tmp_path, kafka_port=33092, kafka_controller_port=33093, kafka_brokers=3)
+    cluster = nodes(settings)
+    assert [(n.name, n.port, n.controller_port) for n in cluster] == [
+        ("kafka-1", 33092, 33093), ("kafka-2", 33192, 33193), ("kafka-3", 33292, 33293)]
+    assert len({n.paths.root for n in cluster}) == 3 and len({n.paths.libs for n in cluster}) == 1
+    assert kafka.bootstrap_of(settings) == "127.0.0.1:33092,127.0.0.1:33192,127.0.0.1:33292"
+    cluster[1].paths.root.mkdir(parents=True)
+    render_properties(cluster[1], cluster)
+    rendered = dict(line.split("=", 1) for line in cluster[1].paths.properties.read_text().splitlines()
+                    if line and not line.startswith("#"))
+    assert rendered["node.id"] == "2"
+    assert rendered["controller.quorum.voters"] == "1@127.0.0.1:33093,2@127.0.0.1:33193,3@127.0.0.1:33293"
+    assert rendered["default.replication.factor"] == rendered["offsets.topic.replication.factor"] == "3"
+    assert rendered["min.insync.replicas"] == rendered["transaction.state.log.min.isr"] == "2"
+    assert Settings.from_env({"FIRMTEXT_KAFKA_BROKERS": "3"}).topic_replication == 3
+    single = Settings(var_dir=tmp_path, kafka_port=33092, kafka_controller_port=33093)
+    assert [n.paths.root for n in nodes(single)] == [tmp_path.resolve() / "kafka"]  # the layout of before
