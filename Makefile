@@ -48,10 +48,11 @@ bootstrap:
 run: bootstrap
 	FIRMTEXT_ENV="$${FIRMTEXT_ENV:-development}" $(VENV)/firmtext up
 
-# The fault drills are not part of `make test` yet: the tier takes 10-12 minutes on this
-# machine and has not passed three runs in a row (issue 10); run them with `make faults`.
+# The fault drills (tests/faults/test_drills.py) are not part of `make test` yet: they take
+# 10-12 minutes on this machine and have not passed three runs in a row (issue 10); run them
+# with `make faults`. The supervision test of the same tier is part of it (about 40 s).
 test:
-	$(call with_test_infra,tests --ignore=tests/faults)
+	$(call with_test_infra,tests --ignore=tests/faults/test_drills.py)
 
 integration:
 	$(call with_test_infra,tests/integration)

@@ -108,7 +108,8 @@ def get_signed_media(media_id: str, firm: str = "", expires: int = 0, signature:
                      c: Container = Depends(container)):
     """The image bytes for a link from a message payload (``media[].url``); no bearer token."""
     wanted = _signature(c.settings.jwt_secret, media_id, firm, expires)
-    if not hmac.compare_digest(wanted, signature):
+    # compare_digest takes ASCII only: anything else is not a signature we made.
+    if not signature.isascii() or not hmac.compare_digest(wanted, signature):
         raise ApiError(403, "invalid_signature", "This image link is not valid.")
     if expires < time.time():
         raise ApiError(403, "link_expired", "This image link has expired: open the conversation again "

@@ -3,7 +3,7 @@ answered 200, crash the relay on every restart and take the whole stack down."""
 from __future__ import annotations
 
 from adapters.simulated_handset import post_signed
-from tests.e2e.harness import eventually, random_number
+from tests.e2e.harness import eventually, random_number, run_cli
 
 
 async def test_a_huge_inbound_body_is_refused_and_everything_keeps_working(firm, http, settings):
@@ -24,3 +24,11 @@ async def test_a_huge_inbound_body_is_refused_and_everything_keeps_working(firm,
     ready = await eventually(relay_is_active)
     assert ready["relay"]["set_aside"] == 0
     assert 'firmtext_relay_state{state="active"} 1.0' in (await http.get("/metrics")).text
+
+
+async def test_after_the_hostile_tests_the_log_still_verifies(firm, settings):
+    """Runs after test_hostile_input and test_input_property (file order) on the same stack:
+    whatever they sent, every stored event reached the log intact and in order."""
+    await firm.text_in(random_number(), "one more normal text")
+    code, out, err = await run_cli(settings, "audit", "verify")
+    assert code == 0 and out.startswith("OK: "), out + err

@@ -288,6 +288,6 @@ def test_three_nodes_get_their_own_ports_directories_and_one_quorum(tmp_path: Pa
     assert rendered["controller.quorum.voters"] == "1@127.0.0.1:33093,2@127.0.0.1:33193,3@127.0.0.1:33293"
     assert rendered["default.replication.factor"] == rendered["offsets.topic.replication.factor"] == "3"
     assert rendered["min.insync.replicas"] == rendered["transaction.state.log.min.isr"] == "2"
-    assert Settings.from_env({"FIRMTEXT_KAFKA_BROKERS": "3"}).topic_replication == 3
+    assert Settings.from_env({"FIRMTEXT_KAFKA_BROKERS": "3"}, secrets=False).topic_replication == 3
     single = Settings(var_dir=tmp_path, kafka_port=33092, kafka_controller_port=33093)
     assert [n.paths.root for n in nodes(single)] == [tmp_path.resolve() / "kafka"]  # the layout of before

@@ -54,3 +54,16 @@ async def test_the_bell_wakes_only_the_streams_of_the_firms_named():
     assert (a.is_set(), b.is_set(), anyone.is_set()) == (True, False, True)
     bell.ring(None)
     assert b.is_set()
+
+
+def test_a_signed_media_link_with_a_non_ascii_signature_is_refused_not_a_500():
+    # Found by schemathesis: hmac.compare_digest raised TypeError on non-ASCII text.
+    from fastapi.testclient import TestClient
+
+    from adapters.http.app import create_app
+    from firmtext.bootstrap import Container
+    from firmtext.config import Settings
+
+    with TestClient(create_app(Container(Settings()))) as client:
+        r = client.get("/v1/media/" + "a" * 32 + "/signed", params={"firm": "f", "expires": 1, "signature": "é" * 64})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "invalid_signature"
