@@ -129,6 +129,8 @@ class Relay:
         conn = await asyncio.to_thread(psycopg.connect, self.database_url, autocommit=True, connect_timeout=5)
         try:
             await self._acquire_lock(conn, stop)
+            if stop.is_set():
+                return
             if self.producer is None:
                 producer = self.producer_factory()
                 await producer.start()
@@ -148,7 +150,8 @@ class Relay:
             await asyncio.to_thread(conn.close)
 
     async def _acquire_lock(self, conn: psycopg.Connection, stop: asyncio.Event) -> None:
-        """One relay active at a time; the others stand by (and say so)."""
+        """One relay active at a time; the others stand by (silently: only the active one
+        writes ``relay_status``, so a standby never hides the active relay's state)."""
         while not stop.is_set():
             got = await asyncio.to_thread(
                 lambda: conn.execute("SELECT pg_try_advisory_lock(%s)", (pg_locks.RELAY,)).fetchone()[0])
