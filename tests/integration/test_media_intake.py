@@ -1,15 +1,11 @@
 """MMS intake against real PostgreSQL and the carrier simulator over real HTTP, fetched by
 the real Twilio client: limits, sniffing, encryption at rest, shredding, idempotency."""
-import asyncio
-import contextlib
 import hashlib
 import secrets
-import socket
 import uuid
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
@@ -25,35 +21,25 @@ from adapters.twilio_webhooks import InboundText, MediaRef
 from domain.texting import conversation_scope
 from firmtext.bootstrap import Container
 from firmtext.config import Settings
+from tests.local_server import serving
 from tests.unit.test_media_sniff import gif, jpeg, png
 
 FIRM_ID, FIRM, CLIENT = "firm-media", "+15550000000", "+15557654321"
 MASTER = b"m" * 32
 
 
-class _Server(uvicorn.Server):
-    def capture_signals(self):  # leave pytest's signal handlers alone
-        return contextlib.nullcontext()
-
-
 @pytest.fixture(scope="module")
 async def simulator():
     """Settings pointing at the carrier simulator, served by uvicorn on a free port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    settings = Settings(twilio_auth_token="media-test-token", carrier_rate_per_second=1000.0,
-                        twilio_api_base=f"http://127.0.0.1:{sock.getsockname()[1]}")
-    server = _Server(uvicorn.Config(create_simulator(settings), log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    async with httpx.AsyncClient(timeout=30.0) as http:
-        yield settings, http
-    server.should_exit = True
-    await task
-    sock.close()
+    settings = {}
+
+    def app(base: str):
+        settings["s"] = Settings(twilio_auth_token="media-test-token", carrier_rate_per_second=1000.0,
+                                 twilio_api_base=base)
+        return create_simulator(settings["s"])
+
+    async with serving(app), httpx.AsyncClient(timeout=30.0) as http:
+        yield settings["s"], http
 
 
 @pytest.fixture(scope="module")
