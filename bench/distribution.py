@@ -34,12 +34,13 @@ def say(text: str) -> None:
 
 def cluster_settings() -> Settings:
     """3 nodes of their own, apart from bench/run.py's single broker."""
-    env = {"FIRMTEXT_VAR_DIR": str(ROOT / "var" / "bench-cluster"), "FIRMTEXT_KAFKA_PORT": "19392",
-           "FIRMTEXT_KAFKA_CONTROLLER_PORT": "19393", "FIRMTEXT_POSTGRES_PORT": "15533",
-           "FIRMTEXT_HTTP_PORT": "18100", "FIRMTEXT_SIMULATOR_PORT": "18110", "FIRMTEXT_LOG_LEVEL": "warning",
-           "FIRMTEXT_KAFKA_BROKERS": "3"}
-    return Settings.from_env({**env, **{k: v for k, v in os.environ.items() if k.startswith("FIRMTEXT_")
-                                        and k not in ("FIRMTEXT_KAFKA_BOOTSTRAP", "FIRMTEXT_DATABASE_URL")}})
+    from bench.run import own_settings
+
+    return own_settings({"FIRMTEXT_VAR_DIR": str(ROOT / "var" / "bench-cluster"), "FIRMTEXT_KAFKA_PORT": "19392",
+                         "FIRMTEXT_KAFKA_CONTROLLER_PORT": "19393", "FIRMTEXT_POSTGRES_PORT": "15533",
+                         "FIRMTEXT_HTTP_PORT": "18100", "FIRMTEXT_SIMULATOR_PORT": "18110",
+                         "FIRMTEXT_KAFKA_BROKERS": "3"},
+                        ignore=("FIRMTEXT_KAFKA_BOOTSTRAP", "FIRMTEXT_DATABASE_URL"))
 
 
 def measure(settings: Settings, api: int, workers: int, run_id: str, seconds: float, concurrency: int) -> dict:

@@ -29,13 +29,19 @@ def say(text: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {text}", flush=True)
 
 
+def own_settings(defaults: dict[str, str], ignore: tuple[str, ...] = ()) -> Settings:
+    """Settings of a bench stack: ``defaults``, then FIRMTEXT_* values of the environment
+    (those in ``ignore`` excepted), which still win."""
+    env = {"FIRMTEXT_LOG_LEVEL": "warning", "FIRMTEXT_ENV": "development", **defaults}
+    return Settings.from_env({**env, **{k: v for k, v in os.environ.items()
+                                        if k.startswith("FIRMTEXT_") and k not in ignore}})
+
+
 def bench_settings() -> Settings:
-    """Settings of the bench's own stack; FIRMTEXT_* values in the environment still win."""
-    env = {"FIRMTEXT_VAR_DIR": str(ROOT / "var" / "bench"), "FIRMTEXT_KAFKA_PORT": "19092",
-           "FIRMTEXT_KAFKA_CONTROLLER_PORT": "19093", "FIRMTEXT_POSTGRES_PORT": "15433",
-           "FIRMTEXT_HTTP_PORT": "18000", "FIRMTEXT_SIMULATOR_PORT": "18010", "FIRMTEXT_LOG_LEVEL": "warning",
-           "FIRMTEXT_ENV": "development"}
-    return Settings.from_env({**env, **{k: v for k, v in os.environ.items() if k.startswith("FIRMTEXT_")}})
+    """Settings of the bench's own stack."""
+    return own_settings({"FIRMTEXT_VAR_DIR": str(ROOT / "var" / "bench"), "FIRMTEXT_KAFKA_PORT": "19092",
+                         "FIRMTEXT_KAFKA_CONTROLLER_PORT": "19093", "FIRMTEXT_POSTGRES_PORT": "15433",
+                         "FIRMTEXT_HTTP_PORT": "18000", "FIRMTEXT_SIMULATOR_PORT": "18010"})
 
 
 def ensure_jars(settings: Settings) -> None:
