@@ -80,6 +80,7 @@ class CarrierState:
     media: dict[str, tuple[bytes, str, str]] = field(default_factory=dict)  # ME sid -> (bytes, type, blob token)
     blobs: dict[str, str] = field(default_factory=dict)  # blob token -> ME sid
     reorder_next: bool = False
+    lost_callbacks: int = 0  # this many of the next status callbacks are never posted (the API was down)
     tasks: set = field(default_factory=set)
     http: httpx.AsyncClient | None = None
 
@@ -191,10 +192,23 @@ def create_simulator(settings, callback_delay: float = 0.05) -> Starlette:
                     "To": message["to"], "ApiVersion": API_VERSION}
             if error_code is not None:
                 form["ErrorCode"] = str(error_code)
+            if state.lost_callbacks > 0:
+                state.lost_callbacks -= 1
+                log.info("status callback %s for %s lost on purpose", status, message["sid"])
+                continue
             try:
                 await post_signed(state.http, token, url, form)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:  # like Twilio: a missed status callback is not retried
                 log.warning("status callback for %s failed: %s", message["sid"], type(exc).__name__)
+
+    async def get_message(request: Request) -> Response:
+        if (answer := refused(request)) is not None:
+            return answer
+        sid = request.path_params["message_sid"]
+        found = next((m for m in state.messages if m["sid"] == sid), None)
+        if found is None:
+            return twilio_error(404, 20404, f"The requested resource {request.url.path} was not found")
+        return JSONResponse(dict(found))
 
     async def get_media(request: Request) -> Response:
         if (answer := refused(request)) is not None:
@@ -220,6 +234,7 @@ def create_simulator(settings, callback_delay: float = 0.05) -> Starlette:
     app = Starlette(lifespan=lifespan, routes=[
         Route(f"{API}/Messages.json", send_message, methods=["POST"]),
         Route(f"{API}/Messages.json", list_messages, methods=["GET"]),
+        Route(f"{API}/Messages/{{message_sid}}.json", get_message, methods=["GET"]),
         Route(f"{API}/Messages/{{message_sid}}/Media/{{media_sid}}", get_media, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         *control_routes(state, api_base, account_sid),

@@ -1,6 +1,6 @@
 """The carrier simulator's test controls, under ``/_sim/``: media uploads, what handsets
 texted (STOP/START), injected faults and slow answers, the record of accepted messages
-(with when each was accepted), callback order.
+(with when each was accepted), callback order, lost callbacks.
 
 They are unauthenticated on purpose: the simulator only listens on 127.0.0.1.
 """
@@ -85,6 +85,13 @@ def control_routes(state: "CarrierState", api_base: str, account_sid: str) -> li
         state.reorder_next = True
         return Response(status_code=204)
 
+    async def lose(request: Request) -> JSONResponse:
+        count = (await _json_object(request)).get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 100_000:
+            return JSONResponse({"error": "count must be a whole number from 0 to 100000"}, status_code=400)
+        state.lost_callbacks = count
+        return JSONResponse({"pending": state.lost_callbacks})
+
     async def reset(request: Request) -> Response:
         state.messages.clear()
         state.faults.clear()
@@ -93,6 +100,7 @@ def control_routes(state: "CarrierState", api_base: str, account_sid: str) -> li
         state.sent_on.clear()
         state.opted_out.clear()
         state.reorder_next = False
+        state.lost_callbacks = 0
         return Response(status_code=204)
 
     return [
@@ -102,5 +110,6 @@ def control_routes(state: "CarrierState", api_base: str, account_sid: str) -> li
         Route("/_sim/faults", add_faults, methods=["POST"]),
         Route("/_sim/messages", messages, methods=["GET", "DELETE"]),
         Route("/_sim/callbacks/reorder", reorder, methods=["POST"]),
+        Route("/_sim/callbacks/lose", lose, methods=["POST"]),
         Route("/_sim/reset", reset, methods=["POST"]),
     ]

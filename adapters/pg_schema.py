@@ -103,6 +103,12 @@ CREATE TABLE IF NOT EXISTS outbound_dispatches (
 );
 CREATE INDEX IF NOT EXISTS outbound_dispatches_due ON outbound_dispatches (from_number, seq)
     WHERE done_at IS NULL;
+-- A text handed to the carrier whose final status is still awaited: when to ask the
+-- carrier about it (streams/status_followup.py), and how often it was asked.
+ALTER TABLE outbound_dispatches ADD COLUMN IF NOT EXISTS follow_up_at timestamptz;
+ALTER TABLE outbound_dispatches ADD COLUMN IF NOT EXISTS follow_ups int NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS outbound_dispatches_follow_up ON outbound_dispatches (follow_up_at)
+    WHERE follow_up_at IS NOT NULL;
 -- Which worker paces a sending number right now; a lease that lapses when its holder
 -- stops renewing it (killed), so another worker can take the number over.
 CREATE TABLE IF NOT EXISTS sending_lanes (

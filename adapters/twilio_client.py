@@ -158,20 +158,33 @@ class TwilioMessages:
                 url, params = f"{self._api_base}{page['next_page_uri']}", None
         return list(found.values())
 
+    async def message(self, sid: str) -> dict | None:
+        """The carrier's message resource ``sid`` (its current status), or None if it has none."""
+        if not sid.isalnum():
+            raise ValueError("a message sid is letters and digits")
+        return await self._get_object(self._messages_url.removesuffix(".json") + f"/{sid}.json", None,
+                                      "lookup", missing_ok=True)
+
     async def _list_page(self, url: str, params: dict | None) -> dict:
+        return await self._get_object(url, params, "listing")
+
+    async def _get_object(self, url: str, params: dict | None, what: str, missing_ok: bool = False) -> dict | None:
+        """A JSON object the carrier answers 200 with (None for a 404 when ``missing_ok``)."""
         try:
             response = await self._http.get(url, params=params, auth=self._auth)
         except httpx.TransportError as exc:
-            raise CarrierUnavailable(f"carrier listing failed ({type(exc).__name__})") from exc
+            raise CarrierUnavailable(f"carrier {what} failed ({type(exc).__name__})") from exc
+        if missing_ok and response.status_code == 404:
+            return None
         if response.status_code != 200:
-            raise CarrierUnavailable(f"carrier listing answered HTTP {response.status_code}")
+            raise CarrierUnavailable(f"carrier {what} answered HTTP {response.status_code}")
         try:
-            page = response.json()
+            found = response.json()
         except ValueError as exc:
-            raise CarrierUnavailable("carrier listing was unreadable") from exc
-        if not isinstance(page, dict):
-            raise CarrierUnavailable("carrier listing was unreadable")
-        return page
+            raise CarrierUnavailable(f"carrier {what} was unreadable") from exc
+        if not isinstance(found, dict):
+            raise CarrierUnavailable(f"carrier {what} was unreadable")
+        return found
 
     def _receipt(self, response: httpx.Response, to_number: str) -> CarrierReceipt:
         try:

@@ -117,6 +117,9 @@ class Settings:
     app_id: str = "firmtext"
     master_key: str = DEV_MASTER_KEY
     carrier_rate_per_second: float = 1.0
+    # A text handed to the carrier with no final status this long after is looked up there
+    # (its status callback may have been lost: streams/status_followup.py).
+    status_follow_up_seconds: float = 120.0
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_from: str = "texts@firmtext.local"
@@ -167,6 +170,7 @@ class Settings:
             app_id=env.get("FIRMTEXT_APP_ID") or "firmtext",
             master_key=env.get("FIRMTEXT_MASTER_KEY") or DEV_MASTER_KEY,
             carrier_rate_per_second=_float(env, "FIRMTEXT_CARRIER_RATE", 1.0),
+            status_follow_up_seconds=_float(env, "FIRMTEXT_STATUS_FOLLOW_UP_SECONDS", 120.0),
             smtp_host=env.get("FIRMTEXT_SMTP_HOST") or "127.0.0.1",
             smtp_port=_int(env, "FIRMTEXT_SMTP_PORT", 8025),
             smtp_from=env.get("FIRMTEXT_SMTP_FROM") or "texts@firmtext.local",
@@ -206,6 +210,7 @@ class Settings:
             "FIRMTEXT_APP_ID": self.app_id,
             "FIRMTEXT_MASTER_KEY": self.master_key,
             "FIRMTEXT_CARRIER_RATE": str(self.carrier_rate_per_second),
+            "FIRMTEXT_STATUS_FOLLOW_UP_SECONDS": str(self.status_follow_up_seconds),
             "FIRMTEXT_SMTP_HOST": self.smtp_host,
             "FIRMTEXT_SMTP_PORT": str(self.smtp_port),
             "FIRMTEXT_SMTP_FROM": self.smtp_from,

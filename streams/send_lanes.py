@@ -21,12 +21,15 @@ import uuid
 from psycopg_pool import ConnectionPool
 
 from streams.dispatch import Claim, Dispatcher, Undecided
+from streams.status_followup import StatusFollowUp
 
 log = logging.getLogger("firmtext.sender")
 LEASE_SECONDS = 10.0
 RENEW_EVERY = 2.0
 MAX_ATTEMPTS = 8  # a text still not dispatched after this many tries (crashes included) fails
 MAX_BACKOFF = 60.0
+FOLLOW_UP_EVERY = 1.0  # how often texts whose final status is overdue are looked for
+HANDED_OVER = ("sent", "reconciled")  # outcomes whose final status is followed up
 
 _DUE = """
 SELECT d.from_number FROM outbound_dispatches d LEFT JOIN sending_lanes l USING (from_number)
@@ -57,8 +60,11 @@ def sending_lanes(settings, container) -> "SendingLanes":
     from adapters.twilio_client import TwilioMessages
 
     pool = ConnectionPool(container.database_url, min_size=1, max_size=4, open=True)
-    dispatcher = Dispatcher(container.texting, TwilioMessages.from_settings(settings), settings.public_url)
-    return SendingLanes(pool, dispatcher, pace_seconds=1.0 / settings.carrier_rate_per_second)
+    carrier = TwilioMessages.from_settings(settings)
+    dispatcher = Dispatcher(container.texting, carrier, settings.public_url)
+    follow_up = StatusFollowUp(pool, container.texting, carrier, settings.status_follow_up_seconds)
+    return SendingLanes(pool, dispatcher, pace_seconds=1.0 / settings.carrier_rate_per_second,
+                        follow_up=follow_up)
 
 
 class SendingLanes:
@@ -66,8 +72,10 @@ class SendingLanes:
     texts (call it often), :meth:`wake` makes the next tick come now."""
 
     def __init__(self, pool: ConnectionPool, dispatcher: Dispatcher, max_lanes: int = 200,
-                 pace_seconds: float = 1.0) -> None:
+                 pace_seconds: float = 1.0, follow_up: StatusFollowUp | None = None) -> None:
         self.pool, self.dispatcher, self.max_lanes = pool, dispatcher, max_lanes
+        self.follow_up = follow_up  # asks the carrier about texts whose final status is overdue
+        self._followed_up = 0.0
         self.pace_seconds = pace_seconds  # how long a released number stays untouched
         self.holder = f"{uuid.uuid4().hex[:12]}"
         self.lanes: dict[str, asyncio.Task] = {}
@@ -101,6 +109,12 @@ class SendingLanes:
         if time.monotonic() - self._renewed > RENEW_EVERY and self.lanes:
             await asyncio.to_thread(self._renew, list(self.lanes))
             self._renewed = time.monotonic()
+        if self.follow_up is not None and time.monotonic() - self._followed_up > FOLLOW_UP_EVERY:
+            self._followed_up = time.monotonic()
+            try:
+                await self.follow_up.tick()
+            except Exception:  # sending goes on whatever the follow-up meets
+                log.exception("status follow-up failed; trying again")
         free = self.max_lanes - len(self.lanes)
         due = await asyncio.to_thread(self._due, free + len(self.lanes) + 1)
         waiting = [n for n in due if n not in self.lanes]
@@ -173,9 +187,11 @@ class SendingLanes:
         return Claim(*row) if row else None
 
     def _finish(self, message_id: str, outcome: str) -> None:
+        after = self.follow_up.after if self.follow_up is not None and outcome in HANDED_OVER else None
         with self.pool.connection() as conn:
-            conn.execute("UPDATE outbound_dispatches SET done_at = now(), outcome = %s WHERE message_id = %s",
-                         (outcome, message_id))
+            conn.execute("UPDATE outbound_dispatches SET done_at = now(), outcome = %s, "
+                         "follow_up_at = now() + make_interval(secs => %s) WHERE message_id = %s",
+                         (outcome, after, message_id))
 
     def _release(self, number: str) -> None:
         # Not free at once: whoever takes the number next keeps to its pace.

@@ -81,7 +81,8 @@ def database_url(make_database: Callable[[], str]) -> str:
 @pytest.fixture(scope="session")
 def test_settings(infra_settings: Settings, database_url: str, kafka_bootstrap: str) -> Settings:
     """Settings for code under test: the session's database, a fresh topic and app id,
-    free ports for the API, the simulator and SMTP, a fast carrier (50 messages/s),
+    free ports for the API, the simulator and SMTP, a fast carrier (50 messages/s) whose
+    lost status callbacks are followed up after 2 s,
     media files under ``<var>/media/<hex>``."""
     from firmtext.infra.daemon import free_port
 
@@ -97,6 +98,7 @@ def test_settings(infra_settings: Settings, database_url: str, kafka_bootstrap: 
         simulator_port=simulator_port,
         twilio_api_base=f"http://127.0.0.1:{simulator_port}",
         carrier_rate_per_second=50.0,
+        status_follow_up_seconds=2.0,  # a lost status callback is made up for within seconds
         smtp_port=free_port(),  # the e2e mailbox listens here; never a developer's own relay
         media_dir=Path(infra_settings.var_dir) / "media" / token,
     )

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from adapters.auth import Unauthenticated
 from adapters.phone import InvalidPhone
@@ -114,6 +115,13 @@ def install(app: FastAPI) -> None:
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
         return error_response(503, "unavailable", "The database is not reachable right now; retry shortly.",
                               {"Retry-After": "1"})
+
+    # The client hung up while its body was still arriving (a carrier timeout, a killed
+    # load balancer): nothing was read, so nothing was done, and nobody hears an answer.
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect):
+        log.info("client went away during %s %s before its request was read", request.method, request.url.path)
+        return error_response(400, "client_disconnected", "The request ended before its body was complete.")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

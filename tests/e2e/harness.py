@@ -88,6 +88,12 @@ class Firm:
         assert r.status_code == 200, r.text
         return r.json()["conversations"]
 
+    async def start_conversation(self, phone: str, user: str = "alice") -> str:
+        """``user`` starts (or finds) the conversation with ``phone``; returns its id."""
+        r = await self.as_user(user, "POST", "/v1/conversations", json={"phone": phone})
+        assert r.status_code in (200, 201), r.text
+        return r.json()["id"]
+
     async def messages(self, conversation_id: str, user: str = "alice", **params) -> list[dict]:
         r = await self.as_user(user, "GET", f"/v1/conversations/{conversation_id}/messages", params=params)
         assert r.status_code == 200, r.text

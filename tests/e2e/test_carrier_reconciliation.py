@@ -12,9 +12,7 @@ from tests.e2e.harness import eventually, random_number
 async def test_a_worker_killed_after_the_carrier_accepted_never_sends_the_text_twice(firm, running, http):
     simulator = running.settings.twilio_api_base
     phone = random_number()
-    r = await firm.as_user("alice", "POST", "/v1/conversations", json={"phone": phone})
-    assert r.status_code in (200, 201), r.text
-    conversation = r.json()["id"]
+    conversation = await firm.start_conversation(phone)
     r = await http.post(f"{simulator}/_sim/faults", json={"answer_delay": 30, "count": 1})
     assert r.status_code == 200, r.text
     r = await firm.as_user("alice", "POST", f"/v1/conversations/{conversation}/messages",

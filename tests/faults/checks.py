@@ -27,16 +27,18 @@ async def settled(settings) -> dict:
     return await eventually(attempt, timeout=SETTLE_TIMEOUT, interval=1.0)
 
 
-HANDED_OVER = ("sent", "delivered")  # a status callback lost while PostgreSQL was down leaves "sent"
+# Every drill text reaches an outcome at the carrier; a status callback lost during a fault
+# is made up for by the sender's follow-up (streams/status_followup.py), so none stays "sent".
+FINAL = ("delivered", "undelivered", "failed")
 
 
 async def each_text_once_in_order(traffic: Traffic) -> None:
     """The API shows every conversation exactly as its client and firm wrote it, and every
-    staff text as handed to the carrier."""
+    staff text with its outcome at the carrier."""
     async def shown(conv):
         async def complete():
             messages = await conv.firm.messages(conv.id, limit=200)
-            done = all(m["status"] in HANDED_OVER for m in messages if m["direction"] == "outbound")
+            done = all(m["status"] in FINAL for m in messages if m["direction"] == "outbound")
             return messages if done and len(messages) >= len(conv.expected) else None
         try:
             messages = await eventually(complete, timeout=60, interval=0.5)
@@ -48,12 +50,14 @@ async def each_text_once_in_order(traffic: Traffic) -> None:
         found = [(m["direction"], m["body"]) for m in messages]
         assert found == conv.expected, f"{conv.firm.firm_id} {conv.phone}: {found} != {conv.expected}"
         stuck = [(m["body"], m["status"]) for m in messages
-                 if m["direction"] == "outbound" and m["status"] not in HANDED_OVER]
-        assert not stuck, f"{conv.firm.firm_id} {conv.phone}: outbound texts never handed over: {stuck}"
+                 if m["direction"] == "outbound" and m["status"] not in FINAL]
+        assert not stuck, f"{conv.firm.firm_id} {conv.phone}: outbound texts without an outcome: {stuck}"
+        traffic.shown_status.update((m["body"], m["status"]) for m in messages if m["direction"] == "outbound")
 
 
 async def carrier_got_each_send_once(traffic: Traffic) -> None:
-    """The simulator's own record: each staff text accepted once, none twice."""
+    """The simulator's own record: each staff text accepted once, none twice, and the API
+    shows the outcome the carrier has for it."""
     async with httpx.AsyncClient(base_url=traffic.settings.twilio_api_base, timeout=30) as sim:
         accepted = (await sim.get("/_sim/messages")).json()["messages"]
     counts = Counter(m["body"] for m in accepted)
@@ -62,6 +66,10 @@ async def carrier_got_each_send_once(traffic: Traffic) -> None:
     assert not twice, f"the carrier got {len(twice)} texts more than once: {sorted(twice.items())[:5]}"
     assert not missing, f"{len(missing)} texts never reached the carrier: {missing[:5]}"
     assert len(traffic.outbound_bodies) == len(traffic.conversations)
+    at_carrier = {m["body"]: m["status"] for m in accepted if m["body"] in traffic.outbound_bodies}
+    differ = {body: (shown, at_carrier[body]) for body, shown in traffic.shown_status.items()
+              if shown != at_carrier[body]}
+    assert not differ, f"{len(differ)} texts show another status than the carrier's: {sorted(differ.items())[:5]}"
 
 
 async def replay_equals_live(settings) -> None:

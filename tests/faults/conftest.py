@@ -122,6 +122,7 @@ def system(cluster: Settings, cluster_settings: Settings, infra_settings: Settin
     live = cluster.with_overrides(
         http_port=http_port, public_url=f"http://127.0.0.1:{http_port}", simulator_port=(sim := free_port()),
         twilio_api_base=f"http://127.0.0.1:{sim}", smtp_port=free_port(), carrier_rate_per_second=50.0,
+        status_follow_up_seconds=3.0,
         workers=2, api_workers=2, app_id="firmtext-faults")
     env = {**os.environ, **live.as_env(), "FIRMTEXT_ENV": "development", "PYTHONUNBUFFERED": "1"}
     log = open(Path(live.var_dir) / "up.log", "ab")

@@ -30,7 +30,7 @@ async def drill(system, fault) -> Traffic:
         await traffic.setup(http)
         print(f"\nsetup: {time.monotonic() - began:.1f} s")
         began = time.monotonic()
-        burst = asyncio.create_task(traffic.burst())
+        burst = traffic.running = asyncio.create_task(traffic.burst())
         try:
             await fault(traffic)
         finally:

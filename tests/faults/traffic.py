@@ -47,6 +47,8 @@ class Traffic:
         self.conversations: list[Conversation] = []
         self.inbound_accepted = 0
         self.outbound_bodies: list[str] = []
+        self.running: asyncio.Task | None = None  # the burst, once started
+        self.shown_status: dict[str, str] = {}  # staff text body -> status the API shows (filled by the checks)
         self._sids = (f"SM{uuid.uuid4().hex}" for _ in iter(int, 1))
 
     async def setup(self, http: httpx.AsyncClient) -> None:
@@ -118,6 +120,10 @@ class Traffic:
             await asyncio.gather(*(client(session, conv) for conv in self.conversations))
 
     async def reached(self, fraction: float) -> None:
-        """Return once ``fraction`` of the burst's inbound texts were accepted."""
+        """Return once ``fraction`` of the burst's inbound texts were accepted; raise the
+        burst's own failure if it ended first (a refused request), rather than wait for ever."""
         while self.inbound_accepted < fraction * FIRMS * CLIENTS * TEXTS:
+            if self.running is not None and self.running.done():
+                self.running.result()  # its exception, if it failed
+                raise AssertionError(f"the burst ended at {self.inbound_accepted} texts, before {fraction:.0%}")
             await asyncio.sleep(0.05)
