@@ -1,0 +1,149 @@
+"""Outbound: a staff POST until the text shows ``sent`` (issue 11: p99 ≤ 300 ms at 20 sends/s
+over 20 firms).
+
+20 firms, each with 5 conversations, send ``rate`` texts a second in all (round robin
+over the firms, so each number sends ``rate / 20`` a second, within a Twilio long
+code's pace) for ``seconds``. Each text's clock starts when its POST is made and stops
+when ``pj_messages.messages`` shows it ``sent`` or beyond (polled by primary key every
+10 ms): the API, the event store, the relay, Kafka, the worker's send agent and lane,
+the carrier simulator's answer and its ``sent`` callback, the same way back.
+
+Ceilings, in the same run: the POST's own answer time (the part before anything is
+sent), and a bare round trip to the carrier simulator's Messages API (the part the
+carrier takes), each p99; the target itself is the figure's yardstick.
+
+``python -m bench.outbound`` alone (the bench's servers), or in ``make bench``.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import httpx
+import psycopg
+
+from bench.fairness import Firm, client_phone, percentile
+
+TARGET_P99_MS = 300.0
+SHOWN = ("sent", "delivered", "undelivered", "failed")
+POLL_SECONDS = 0.01
+
+
+async def _watch(database_url: str, pending: dict[str, float], seen: dict[str, float], stop: asyncio.Event) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        while not stop.is_set() or pending:
+            if pending:
+                rows = await (await conn.execute(
+                    "SELECT message_id FROM pj_messages.messages WHERE message_id = ANY(%s) AND status = ANY(%s)",
+                    (list(pending), list(SHOWN)))).fetchall()
+                now = time.perf_counter()
+                for (message_id,) in rows:
+                    seen[message_id] = now - pending.pop(message_id)
+            await asyncio.sleep(POLL_SECONDS)
+
+
+async def _carrier_round_trips(settings, count: int = 50) -> list[float]:
+    """Bare sends to the simulator (its Messages API, no callback): the carrier's share."""
+    url = f"{settings.twilio_api_base.rstrip('/')}/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages.json"
+    auth = (settings.twilio_account_sid, settings.twilio_auth_token)
+    times = []
+    async with httpx.AsyncClient(timeout=10) as http:
+        for i in range(count):
+            began = time.perf_counter()
+            r = await http.post(url, data={"From": "+15550000001", "To": client_phone(9000 + i), "Body": "ceiling"},
+                                auth=auth)
+            r.raise_for_status()
+            times.append(time.perf_counter() - began)
+    return times
+
+
+async def measure(settings, rate: float = 20.0, seconds: float = 15.0, firms: int = 20) -> dict:
+    """Run the scenario on the stack of ``settings`` (API, relay, worker, simulator)."""
+    async with httpx.AsyncClient(base_url=settings.public_url, timeout=30) as http:
+        tag = uuid.uuid4().hex[:6]
+        made = [await Firm(settings, http, f"out-{tag}-{i:02d}", i).setup() for i in range(firms)]
+        conversations = [(firm, await firm.conversation(client_phone(100 * i + j)))
+                         for i, firm in enumerate(made) for j in range(5)]
+        pending: dict[str, float] = {}
+        seen: dict[str, float] = {}
+        answers: list[float] = []
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(_watch(settings.database_url, pending, seen, stop))
+
+        async def send(n: int) -> None:
+            firm, conversation = conversations[(n % firms) * 5 + (n // firms) % 5]
+            began = time.perf_counter()
+            r = await http.post(f"/v1/conversations/{conversation}/messages", headers=firm.headers,
+                                json={"body": f"Reminder {n}: bring your ID."})
+            assert r.status_code == 202, r.text
+            answers.append(time.perf_counter() - began)
+            pending[r.json()["message"]["id"]] = began
+        tasks, total, started = [], int(rate * seconds), time.perf_counter()
+        for n in range(total):  # an open loop: sends go out on schedule, whatever the answers take
+            await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
+            tasks.append(asyncio.create_task(send(n)))
+        await asyncio.gather(*tasks)
+        stop.set()
+        try:
+            await asyncio.wait_for(watcher, 60)
+        except asyncio.TimeoutError:
+            watcher.cancel()
+    carrier = await _carrier_round_trips(settings)
+    latencies = sorted(seen.values())
+    p99 = percentile(latencies, 0.99) * 1000 if latencies else float("inf")
+    return {"rate_per_second": rate, "seconds": seconds, "firms": firms, "sends": total,
+            "shown_sent": len(latencies), "never_shown": len(pending),
+            "sent_visible_p50_ms": round(percentile(latencies, 0.5) * 1000, 1) if latencies else None,
+            "sent_visible_p99_ms": round(p99, 1), "sent_visible_max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
+            "post_answer_p99_ms": round(percentile(answers, 0.99) * 1000, 1),
+            "carrier_round_trip_p99_ms": round(percentile(carrier, 0.99) * 1000, 1),
+            "target_p99_ms": TARGET_P99_MS, "p99_to_target": round(p99 / TARGET_P99_MS, 3)}
+
+
+def run_on_stack(settings) -> dict:
+    """A stack of its own for ``settings`` (a carrier fast enough not to be the limit), measured, stopped."""
+    from firmtext.infra.daemon import free_port
+    from firmtext.infra.stack import Stack
+
+    fast = settings.with_overrides(carrier_rate_per_second=10.0, smtp_port=free_port())
+    stack = Stack(fast)
+    try:
+        stack.start(["migrate", "simulator", "api", "relay", "worker"])
+        return asyncio.run(measure(fast))
+    finally:
+        stack.stop()
+
+
+def report(result: dict) -> str:
+    return (f"POST → sent visible p50 {result['sent_visible_p50_ms']} ms, p99 {result['sent_visible_p99_ms']} ms "
+            f"({result['p99_to_target']:.2f} of the {TARGET_P99_MS:.0f} ms target; POST answer p99 "
+            f"{result['post_answer_p99_ms']} ms, carrier round trip p99 {result['carrier_round_trip_p99_ms']} ms)")
+
+
+def main() -> int:
+    import json
+
+    from bench.run import RESULTS, bench_settings, ensure_jars, say
+    from firmtext.infra.postgres import create_database, server_url
+    from firmtext.infra.services import start_infrastructure, stop_infrastructure
+
+    settings = bench_settings()
+    ensure_jars(settings)
+    infra = start_infrastructure(settings)
+    run_id = f"{int(time.time()):x}"
+    ready = infra.settings.with_overrides(events_topic=f"firmtext.events.out{run_id}", app_id=f"bench-out-{run_id}")
+    ready = ready.with_overrides(database_url=create_database(server_url(ready), f"bench_out_{run_id}"))
+    try:
+        say("outbound: 20 sends/s over 20 firms for 15 s, POST until the text shows sent")
+        result = run_on_stack(ready)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "outbound.json").write_text(json.dumps(result, indent=2))
+        say("  " + report(result))
+        return 0
+    finally:
+        stop_infrastructure(settings, infra.started)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
