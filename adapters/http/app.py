@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import time
-
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from adapters.http import (errors, openapi, routes_app, routes_consent, routes_conversations, routes_directory,
                            routes_live, routes_me, routes_media, routes_notifications, routes_ops, routes_print,
                            routes_webhooks)
 from adapters.http.body_limit import BodyLimit
+from adapters.http.metrics import MeasuredRequests
 
 if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
     from firmtext.bootstrap import Container
@@ -28,15 +27,7 @@ def create_app(container: Container) -> FastAPI:
                    routes_media, routes_print, routes_notifications, routes_me, routes_live, routes_app):
         app.include_router(module.router)
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        container.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
-        container.metrics.latency.labels(path).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(MeasuredRequests, metrics=lambda: container.metrics)  # outermost: it times the size cap too
 
     @app.on_event("shutdown")
     def close() -> None:
