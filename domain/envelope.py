@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -131,3 +131,17 @@ class Event:
     @property
     def occurred_at(self) -> str:
         return self.envelope["occurred_at"]
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time (``2024-06-03T14:05``, ``2024-06-03``, ``…Z``); no zone means UTC."""
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 time: {text!r} (try 2024-06-03T14:05:00Z)") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def occurred(envelope: dict) -> datetime:
+    """When the event of a decoded envelope happened (aware, UTC)."""
+    return parse_time(envelope["occurred_at"])

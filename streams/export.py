@@ -3,7 +3,7 @@
 Every fact in it (a message, each status change, a consent change) names the event
 that recorded it: ``event_id``, ``notification_id``, ``hash`` and where it sits in
 Kafka, so a third party can find that event in a copy of the log and recompute its
-hash. The HTML form is streams/export_html.py.
+hash. The HTML form is adapters/render/export_html.py.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def transcript(state: dict, chain: list[dict], chain_problem: str | None, firm: 
                users: dict[str, str], source: dict, generated_at: datetime | None = None) -> dict:
     """The transcript document (JSON-ready).
 
-    ``state``: streams.history.conversation_at(...) of the whole conversation.
+    ``state``: projections.history.conversation_at(...) of the whole conversation.
     ``chain``: the conversation's decoded events in log order (each once).
     ``chain_problem``: the first chain break found in them, or None.
     ``firm``: firm_id, name, number, time_zone. ``users``: user id -> name.

@@ -23,8 +23,8 @@ import logging
 import time
 
 from adapters.smtp_relay import MailRefused, SmtpRelay
-from domain.texting import conversation_scope
-from streams.email_notice import NoticeFacts, compose
+from domain.scopes import conversation_scope
+from adapters.render.email_notice import NoticeFacts, compose
 
 log = logging.getLogger("firmtext.mailer")
 LOOKBACK = "7 days"  # older rows are not emailed: after an outage that long, a stale email helps no one

@@ -12,18 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from domain.texting import conversation_scope
-from domain.use_cases_directory import directory_scope
-from streams.history import parse_time
+from domain.envelope import occurred
+from domain.scopes import conversation_scope, directory_scope
 from streams.log_reader import LogRecord
 
 SHREDDED = "<shredded>"
 Opener = Callable[[str, str], "str | None"]
-
-
-def occurred(env: dict) -> datetime:
-    """When the event happened (aware, UTC)."""
-    return parse_time(env["occurred_at"])
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from adapters.http.deps import container, texting_user
 from adapters.http.openapi import refusals
 from adapters.http.routes_conversations import parse_id
 from adapters.http.views import conversation_view
-from adapters.transcript import transcript_chunks
+from adapters.render.transcript import transcript_chunks
 
 if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
     from firmtext.bootstrap import Container

@@ -12,8 +12,8 @@ from firmtext.bootstrap import Container
 from firmtext.config import Settings
 from streams.audit import ChainVerifier
 from streams.export import firm_facts, transcript
-from streams.export_html import render_html
-from streams.history import conversation_at
+from adapters.render.export_html import render_html
+from projections.history import conversation_at
 from streams.log_dump import open_log
 from streams.replay import decoded
 

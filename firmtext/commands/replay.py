@@ -12,10 +12,11 @@ from adapters.phone import to_e164
 from domain.ids import conversation_id_of
 from firmtext.bootstrap import Container
 from firmtext.config import Settings
-from streams.history import conversation_at, parse_time
+from domain.envelope import parse_time
+from projections.history import conversation_at
 from streams.log_dump import open_log
 from streams.replay import ReplayFilter, replay_log
-from streams.replay_view import state_lines, table_header, table_row
+from adapters.render.replay_view import state_lines, table_header, table_row
 
 DESCRIPTION = """\
 Reads the events topic (FIRMTEXT_EVENTS_TOPIC on FIRMTEXT_KAFKA_BOOTSTRAP) from offset 0

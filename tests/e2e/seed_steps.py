@@ -1,8 +1,8 @@
-"""Steps and fixtures shared by the seed walkthrough (tests/e2e/test_seed_*.py): the seed
+"""Steps shared by the seed walkthrough (tests/e2e/test_seed_*.py): the seed
 article ("MyCase Text Messaging", shared/seeds/000_*) walked section by section over real
 HTTP, Kafka and PostgreSQL.
 
-Every test gets a fresh firm with three staff: alice and bob hold the "Add/Edit Text
+Every test gets a fresh firm with three staff (the ``staff`` fixture, tests/e2e/conftest.py): alice and bob hold the "Add/Edit Text
 Messaging" permission, carol does not. A second firm (the rival) checks tenancy: it
 never sees the first firm's conversations, contacts or cases, and is told 404, not 403.
 Notifications, block, print and inbound MMS are covered by their own suites.
@@ -11,28 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 import httpx
-import pytest
 
 from adapters.auth import issue_token
-from tests.e2e.harness import Firm, eventually, random_number
-
-STAFF = {"alice": {}, "bob": {}, "carol": {"permissions": []}}
-
-
-@pytest.fixture
-async def staff(settings, http) -> Firm:
-    """A fresh firm: alice and bob may text, carol may not."""
-    return await Firm(settings, http).setup(users=STAFF, name="Archer & Baker LLP")
-
-
-@pytest.fixture
-async def rival(settings, http) -> Firm:
-    """Another firm on the same deployment."""
-    return await Firm(settings, http).setup(users={"alice": {}}, name="Rival Law")
-
+from tests.e2e.harness import Firm, eventually
 
 # -- helpers ----------------------------------------------------------------------------
 

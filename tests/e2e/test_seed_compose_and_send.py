@@ -1,5 +1,10 @@
 """Seed, "Compose" and "Sending/Receiving Text Messages"."""
-from tests.e2e.seed_steps import *  # noqa: F401,F403 - the walkthrough's shared steps and fixtures
+import asyncio
+
+from tests.e2e.harness import random_number
+from tests.e2e.seed_steps import (
+    as_carol, becomes, bodies, carrier_bodies, compose, conversation, delivered, ok, put_case,
+    put_contact, refused, search, send, thread)
 
 
 class TestCompose:

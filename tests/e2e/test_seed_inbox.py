@@ -1,5 +1,7 @@
 """Seed, "Managing Notifications & the Inbox": mute, leave, archive, unread, paging."""
-from tests.e2e.seed_steps import *  # noqa: F401,F403 - the walkthrough's shared steps and fixtures
+from tests.e2e.harness import Firm, random_number
+from tests.e2e.seed_steps import (
+    act, becomes, conversation, inbox_entry, inbox_ids, ok, refused, send, thread)
 
 
 class TestManagingTheInbox:

@@ -1,5 +1,10 @@
 """Seed FAQ 5 (reply STOP) and safe retries with Idempotency-Key."""
-from tests.e2e.seed_steps import *  # noqa: F401,F403 - the walkthrough's shared steps and fixtures
+import asyncio
+import uuid
+
+from tests.e2e.harness import random_number
+from tests.e2e.seed_steps import (
+    bodies, carrier_bodies, compose, conversation, delivered, ok, refused, send)
 
 
 class TestStop:

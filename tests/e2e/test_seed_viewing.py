@@ -1,5 +1,8 @@
 """Seed, "Viewing Text Message Conversations": inbox, contact and case pages, live links, tenancy."""
-from tests.e2e.seed_steps import *  # noqa: F401,F403 - the walkthrough's shared steps and fixtures
+from tests.e2e.harness import Firm, random_number
+from tests.e2e.seed_steps import (
+    becomes, bodies, compose, conversation, inbox_entry, inbox_ids, links, listed, ok, put_case,
+    put_contact, refused, thread)
 
 
 class TestViewingConversations:

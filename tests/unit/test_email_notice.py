@@ -2,7 +2,7 @@
 from dataclasses import replace
 
 from adapters.smtp_relay import SmtpRelay
-from streams.email_notice import NoticeFacts, compose, message_id
+from adapters.render.email_notice import NoticeFacts, compose, message_id
 
 FACTS = NoticeFacts(notification_id="ev-1:bob", kind="inbound", conversation_id="c-42", to="bob@firm.test",
                     contact_names=(), phone="+15551234567")

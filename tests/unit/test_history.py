@@ -7,11 +7,12 @@ from uuid import UUID
 from streams.audit_store import stored_envelopes
 from domain.envelope import encode
 from streams.export import firm_facts, transcript
-from streams.export_html import render_html
-from streams.history import conversation_at, parse_time
+from adapters.render.export_html import render_html
+from domain.envelope import parse_time
+from projections.history import conversation_at
 from streams.log_reader import LogRecord
 from streams.replay import SHREDDED, ReplayFilter, decoded
-from streams.replay_view import state_lines, table_row
+from adapters.render.replay_view import state_lines, table_row
 from tests.unit.fakes import in_memory_texting
 
 CLIENT = "+15551112222"

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from adapters.auth import issue_token
 from adapters.http.app import create_app
-from adapters.transcript import render_transcript
+from adapters.render.transcript import render_transcript
 from firmtext.bootstrap import Container
 from firmtext.config import Settings
 from tests.unit.fakes import in_memory_texting

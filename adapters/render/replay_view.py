@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timezone
 
-from streams.replay import occurred
+from domain.envelope import occurred
 
 
 def _quote(text, limit: int = 60) -> str:
@@ -44,7 +44,7 @@ def table_row(event: dict) -> str:
 
 
 def state_lines(state: dict) -> list[str]:
-    """A reconstructed conversation (streams.history) as readable lines."""
+    """A reconstructed conversation (projections.history) as readable lines."""
     flags = [name for name in ("opted_out", "archived", "blocked") if state.get(name)]
     lines = [f"Conversation {state['conversation_id']} (firm {state['firm_id']}) as of {state['as_of'] or 'now'}",
              f"  number: {state['phone']}   started {state['started_at']}",

@@ -7,22 +7,14 @@ the view: an auditor must still see which messages existed (their text is shredd
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterable
 
 # The one rule shared with the aggregate: a status only moves forward (pure table).
+from domain.conversation import SYSTEM_USER  # automatic replies: never a participant
+from domain.envelope import parse_time
 from domain.statuses import moves_forward
 
-SYSTEM_USER = "system"  # automatic replies: never a participant
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 time (``2024-06-03T14:05``, ``2024-06-03``, ``…Z``); no zone means UTC."""
-    try:
-        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"not an ISO 8601 time: {text!r} (try 2024-06-03T14:05:00Z)") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def event_ref(event: dict) -> dict:
