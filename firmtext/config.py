@@ -11,6 +11,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+
 DEV_JWT_SECRET = "firmtext-dev-jwt-secret-change-me"
 DEV_TWILIO_AUTH_TOKEN = "firmtext-dev-twilio-auth-token"
 DEV_TWILIO_ACCOUNT_SID = "AC00000000000000000000000000000000"
@@ -62,35 +65,74 @@ def check_secrets(env: Mapping[str, str]) -> None:
                               f"FIRMTEXT_ENV=development to run on the public development values).")
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+class _FromMapping(EnvSettingsSource):
+    """pydantic-settings' environment source, reading a given mapping (a child process's
+    environment, a test's) instead of ``os.environ``; an empty value counts as unset."""
+
+    def __init__(self, settings_cls, mapping: Mapping[str, str]) -> None:
+        self.mapping = mapping
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {k.lower(): v for k, v in self.mapping.items() if k.startswith("FIRMTEXT_") and v != ""}
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+class EnvReader(BaseSettings):
+    """What the ``FIRMTEXT_*`` environment says, typed and checked by pydantic-settings
+    (docs/configuration.md). Values that default to others (the public URL from the port,
+    the replication factor from the broker count) stay None here; :meth:`Settings.from_env`
+    derives them."""
 
+    model_config = SettingsConfigDict(env_prefix="FIRMTEXT_", extra="ignore", frozen=True)
 
-def _process_counts(env: Mapping[str, str]) -> dict[str, int]:
-    """How many Kafka nodes, Faust workers and API processes to run locally (each >= 1)."""
-    counts = {"kafka_brokers": _int(env, "FIRMTEXT_KAFKA_BROKERS", 1),
-              "workers": _int(env, "FIRMTEXT_WORKERS", 1),
-              "api_workers": _int(env, "FIRMTEXT_API_WORKERS", 1)}
-    for name, value in counts.items():
-        if value < 1:
-            raise ValueError(f"FIRMTEXT_{name.upper()} must be at least 1, not {value}")
-    return counts
+    var_dir: Path = Path("var")
+    http_port: int = Field(8000, ge=1, le=65535)
+    public_url: str | None = None
+    jwt_secret: str = DEV_JWT_SECRET
+    twilio_auth_token: str = DEV_TWILIO_AUTH_TOKEN
+    twilio_account_sid: str = DEV_TWILIO_ACCOUNT_SID
+    twilio_api_base: str | None = None
+    simulator_port: int = Field(8010, ge=1, le=65535)
+    database_url: str | None = None
+    kafka_bootstrap: str | None = None
+    kafka_port: int = Field(9092, ge=1, le=65535)
+    kafka_controller_port: int = Field(9093, ge=1, le=65535)
+    kafka_heap: str = "512m"
+    postgres_port: int = Field(5433, ge=1, le=65535)
+    events_topic: str = "firmtext.events"
+    topic_partitions: int = Field(6, ge=1)
+    topic_replication: int | None = Field(None, ge=1)
+    app_id: str = "firmtext"
+    master_key: str = DEV_MASTER_KEY
+    carrier_rate_per_second: float = Field(1.0, gt=0, validation_alias="FIRMTEXT_CARRIER_RATE")
+    status_follow_up_seconds: float = Field(120.0, gt=0)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(8025, ge=1, le=65535)
+    smtp_from: str = "texts@firmtext.local"
+    media_dir: Path | None = None
+    log_level: str = "info"
+    environment: str = Field("production", validation_alias="FIRMTEXT_ENV")
+    # how many of each process run locally (docs/operations.md "Running as a cluster")
+    kafka_brokers: int = Field(1, ge=1)
+    workers: int = Field(1, ge=1)
+    api_workers: int = Field(1, ge=1)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_sources):
+        return (init_settings,)  # from_env hands over what _FromMapping read
+
+    @classmethod
+    def read(cls, env: Mapping[str, str]) -> "EnvReader":
+        """``env``'s settings, or ValueError naming every variable that is wrong, in one sentence."""
+        try:
+            return cls(**_FromMapping(cls, env)())
+        except ValidationError as exc:
+            wrong = []
+            for error in exc.errors():
+                name = str(error["loc"][0]) if error["loc"] else "?"
+                variable = name.upper() if name.startswith("FIRMTEXT_") else f"FIRMTEXT_{name.upper()}"
+                wrong.append(f"{variable}={error.get('input')!r}: {error['msg'].lower()}")
+            raise ValueError(f"Refusing to start: {'; '.join(wrong)}.") from None
 
 
 @dataclass(frozen=True)
@@ -143,42 +185,18 @@ class Settings:
         env = os.environ if env is None else env
         if secrets:
             check_secrets(env)
-        port = _int(env, "FIRMTEXT_HTTP_PORT", 8000)
-        sim_port = _int(env, "FIRMTEXT_SIMULATOR_PORT", 8010)
-        var_dir = Path(env.get("FIRMTEXT_VAR_DIR") or "var").resolve()
-        media = env.get("FIRMTEXT_MEDIA_DIR")
-        return cls(
-            var_dir=var_dir,
-            http_port=port,
-            public_url=(env.get("FIRMTEXT_PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
-            jwt_secret=env.get("FIRMTEXT_JWT_SECRET") or DEV_JWT_SECRET,
-            twilio_auth_token=env.get("FIRMTEXT_TWILIO_AUTH_TOKEN") or DEV_TWILIO_AUTH_TOKEN,
-            twilio_account_sid=env.get("FIRMTEXT_TWILIO_ACCOUNT_SID") or DEV_TWILIO_ACCOUNT_SID,
-            twilio_api_base=(env.get("FIRMTEXT_TWILIO_API_BASE") or f"http://127.0.0.1:{sim_port}").rstrip("/"),
-            simulator_port=sim_port,
-            database_url=env.get("FIRMTEXT_DATABASE_URL") or None,
-            kafka_bootstrap=env.get("FIRMTEXT_KAFKA_BOOTSTRAP") or None,
-            kafka_port=_int(env, "FIRMTEXT_KAFKA_PORT", 9092),
-            kafka_controller_port=_int(env, "FIRMTEXT_KAFKA_CONTROLLER_PORT", 9093),
-            kafka_heap=env.get("FIRMTEXT_KAFKA_HEAP") or "512m",
-            postgres_port=_int(env, "FIRMTEXT_POSTGRES_PORT", 5433),
-            events_topic=env.get("FIRMTEXT_EVENTS_TOPIC") or "firmtext.events",
-            topic_partitions=_int(env, "FIRMTEXT_TOPIC_PARTITIONS", 6),
+        read = EnvReader.read(env).model_dump()
+        port, sim_port, media = read["http_port"], read["simulator_port"], read["media_dir"]
+        derived = {
+            "var_dir": Path(read["var_dir"]).resolve(),
+            "public_url": (read["public_url"] or f"http://127.0.0.1:{port}").rstrip("/"),
+            "twilio_api_base": (read["twilio_api_base"] or f"http://127.0.0.1:{sim_port}").rstrip("/"),
             # Every node holds a copy unless told otherwise: 3 brokers, replication 3.
-            topic_replication=_int(env, "FIRMTEXT_TOPIC_REPLICATION",
-                                   min(3, _int(env, "FIRMTEXT_KAFKA_BROKERS", 1))),
-            app_id=env.get("FIRMTEXT_APP_ID") or "firmtext",
-            master_key=env.get("FIRMTEXT_MASTER_KEY") or DEV_MASTER_KEY,
-            carrier_rate_per_second=_float(env, "FIRMTEXT_CARRIER_RATE", 1.0),
-            status_follow_up_seconds=_float(env, "FIRMTEXT_STATUS_FOLLOW_UP_SECONDS", 120.0),
-            smtp_host=env.get("FIRMTEXT_SMTP_HOST") or "127.0.0.1",
-            smtp_port=_int(env, "FIRMTEXT_SMTP_PORT", 8025),
-            smtp_from=env.get("FIRMTEXT_SMTP_FROM") or "texts@firmtext.local",
-            media_dir=Path(media).resolve() if media else None,
-            log_level=(env.get("FIRMTEXT_LOG_LEVEL") or "info").lower(),
-            environment=env.get("FIRMTEXT_ENV") or "production",
-            **_process_counts(env),
-        )
+            "topic_replication": read["topic_replication"] or min(3, read["kafka_brokers"]),
+            "media_dir": Path(media).resolve() if media else None,
+            "log_level": read["log_level"].lower(),
+        }
+        return cls(**{**read, **derived})
 
     @property
     def media_root(self) -> Path:
