@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 
@@ -77,7 +78,7 @@ class SendingLanes:
         self.follow_up = follow_up  # asks the carrier about texts whose final status is overdue
         self._followed_up = 0.0
         self.pace_seconds = pace_seconds  # how long a released number stays untouched
-        self.holder = f"{uuid.uuid4().hex[:12]}"
+        self.holder = f"{os.getpid()}.{uuid.uuid4().hex[:8]}"  # pid first: which process paces a number
         self.lanes: dict[str, asyncio.Task] = {}
         self.starved = False  # numbers were due but every lane slot was taken
         self._woken = asyncio.Event()
