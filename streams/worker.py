@@ -126,7 +126,7 @@ def create_app(settings: Settings, container: "Container") -> faust.App:
     def writer() -> ProjectionWriter:
         if lost("writer"):
             state["writer_conn"] = conn = psycopg.connect(container.database_url, autocommit=True)
-            state["writer"] = ProjectionWriter(conn, list(ALL.values()))
+            state["writer"] = ProjectionWriter(conn, list(ALL.values()), keys=container.search_digests)
         return state["writer"]
 
     def sending():
