@@ -194,7 +194,7 @@ class Rebuild:
         if self.swap:
             began = time.monotonic()
             self._tick({"phase": "swap"})
-            await swap_in_live(self.database_url, self.bootstrap, self.topic, self.projections)
+            await swap_in_live(self.database_url, self.bootstrap, self.topic, self.projections, self.master_key)
             stages["swap"] = time.monotonic() - began
         self._tick({"phase": "done"})
         return Report([p.name for p in self.projections], resumed, self.progress.applied,

@@ -22,12 +22,17 @@ CONTACTS = Table("contacts", ("stream_id",), ("stream_id", "firm_id", "contact_i
                                               "phones_ct", "grams"), json=frozenset({"phones_ct", "grams"}))
 GRAMS = Table("grams", ("firm_id", "gram", "name", "contact_id"), ("firm_id", "gram", "name", "contact_id"))
 
+# pg_trgm and btree_gin (PostgreSQL's contrib, trusted extensions) index the names per firm,
+# so a name nothing matches costs an index probe, not a scan of the firm's names.
 DDL = """
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE EXTENSION IF NOT EXISTS btree_gin;
 CREATE TABLE {schema}.contacts (stream_id text PRIMARY KEY, firm_id text NOT NULL, contact_id text NOT NULL,
     name text NOT NULL, name_folded text NOT NULL, kind text NOT NULL, phones_ct jsonb NOT NULL,
     grams jsonb NOT NULL);
 CREATE UNIQUE INDEX ON {schema}.contacts (firm_id, contact_id);
-CREATE INDEX ON {schema}.contacts (firm_id, name, contact_id);
+CREATE INDEX ON {schema}.contacts (firm_id, name, contact_id) INCLUDE (name_folded);
+CREATE INDEX ON {schema}.contacts USING gin (firm_id, name_folded gin_trgm_ops);
 CREATE TABLE {schema}.grams (firm_id text, gram text, name text, contact_id text,
     PRIMARY KEY (firm_id, gram, name, contact_id));
 """

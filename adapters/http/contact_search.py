@@ -17,6 +17,12 @@ COLUMNS = "contact_id, name, kind, phones_ct"
 AFTER = "AND ({0}name, {0}contact_id) > (%(at_name)s, %(at_id)s) "
 
 
+def like_escaped(text: str) -> str:
+    """``text`` as a LIKE pattern matching itself only (the trigram index serves LIKE;
+    ``strpos`` beside it keeps the match exact)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class ContactSearch:
     def __init__(self, pool: ConnectionPool, digests: SearchDigests) -> None:
         self.pool, self.digests = pool, digests
@@ -28,7 +34,7 @@ class ContactSearch:
     def search(self, firm_id: str, q: str, limit: int, after: list | None) -> tuple[list[dict], bool]:
         """(the page of contacts, whether more follow)."""
         needle, digits = q.strip().lower(), digits_of(q)
-        params = {"firm": firm_id, "k": limit + 1, "needle": needle,
+        params = {"firm": firm_id, "k": limit + 1, "needle": needle, "pattern": "%" + like_escaped(needle) + "%",
                   **({"at_name": after[0], "at_id": after[1]} if after else {})}
         after_sql = AFTER.format("") if after else ""
         if not needle:
@@ -37,13 +43,13 @@ class ContactSearch:
         else:
             params["ids"] = self._by_digits(firm_id, digits, limit + 1, after) \
                 if len(digits) >= MIN_QUERY_DIGITS else []
-            # Both branches are bounded by the page; their union, sorted by PostgreSQL, is the
-            # page of "name matches or number matches" in the one order cursors compare in.
+            # Both branches are bounded by the page (names: an index-only scan in page order);
+            # the page is their union, sorted by PostgreSQL, in the one order cursors compare in.
             rows = self._rows(
-                f"(SELECT {COLUMNS} FROM pj_search.contacts WHERE firm_id = %(firm)s "
+                f"SELECT {COLUMNS} FROM pj_search.contacts WHERE firm_id = %(firm)s AND contact_id = ANY(ARRAY("
+                "SELECT contact_id FROM pj_search.contacts WHERE firm_id = %(firm)s AND name_folded LIKE %(pattern)s "
                 f"AND strpos(name_folded, %(needle)s) > 0 {after_sql}ORDER BY name, contact_id LIMIT %(k)s) "
-                f"UNION (SELECT {COLUMNS} FROM pj_search.contacts WHERE firm_id = %(firm)s "
-                "AND contact_id = ANY(%(ids)s)) ORDER BY name, contact_id LIMIT %(k)s", params)
+                "|| %(ids)s::text[]) ORDER BY name, contact_id LIMIT %(k)s", params)
         page = [{"id": r["contact_id"], "name": r["name"], "kind": r["kind"],
                  "phones": self.digests.open_phones(firm_id, r["phones_ct"])} for r in rows[:limit]]
         return page, len(rows) > limit
