@@ -8,12 +8,16 @@ contact id) order, as PostgreSQL sorts them, after the cursor's (name, id).
 """
 from __future__ import annotations
 
+import re
+
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from adapters.search_index import MIN_QUERY_DIGITS, SearchDigests, digits_of, query_grams
 
 COLUMNS = "contact_id, name, kind, phones_ct"
+# No stored name holds these (PostgreSQL refuses them in text), nor can a query send them.
+NOT_IN_ANY_NAME = re.compile("[\x00\ud800-\udfff]")
 AFTER = "AND ({0}name, {0}contact_id) > (%(at_name)s, %(at_id)s) "
 
 
@@ -41,13 +45,16 @@ class ContactSearch:
             rows = self._rows(f"SELECT {COLUMNS} FROM pj_search.contacts WHERE firm_id = %(firm)s {after_sql}"
                               "ORDER BY name, contact_id LIMIT %(k)s", params)
         else:
+            unstorable = NOT_IN_ANY_NAME.search(needle) is not None
+            params.update(names=not unstorable, **({"needle": "", "pattern": ""} if unstorable else {}))
             params["ids"] = self._by_digits(firm_id, digits, limit + 1, after) \
                 if len(digits) >= MIN_QUERY_DIGITS else []
             # Both branches are bounded by the page (names: an index-only scan in page order);
             # the page is their union, sorted by PostgreSQL, in the one order cursors compare in.
             rows = self._rows(
                 f"SELECT {COLUMNS} FROM pj_search.contacts WHERE firm_id = %(firm)s AND contact_id = ANY(ARRAY("
-                "SELECT contact_id FROM pj_search.contacts WHERE firm_id = %(firm)s AND name_folded LIKE %(pattern)s "
+                "SELECT contact_id FROM pj_search.contacts WHERE firm_id = %(firm)s AND %(names)s "
+                "AND name_folded LIKE %(pattern)s "
                 f"AND strpos(name_folded, %(needle)s) > 0 {after_sql}ORDER BY name, contact_id LIMIT %(k)s) "
                 "|| %(ids)s::text[]) ORDER BY name, contact_id LIMIT %(k)s", params)
         page = [{"id": r["contact_id"], "name": r["name"], "kind": r["kind"],

@@ -28,6 +28,7 @@ class TestCompose:
         await becomes(lambda: search(staff, ann[-7:]), [])
         assert "ann" not in await search(staff, ann[-4:])
         assert await search(staff, "archer") == [] and await search(staff, bob[-7:]) == ["bob"]
+        assert await search(staff, "Bob\x00") == [] and await search(staff, "\x00" + bob[-7:]) == ["bob"]
 
     async def test_compose_to_a_contact_returns_201_then_200_and_replies_thread_into_it(self, staff):
         phone = random_number()

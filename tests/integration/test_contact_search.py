@@ -101,7 +101,7 @@ names = st.text(alphabet="abAB İıßẞ-'0125%_\\", min_size=1, max_size=7)
 phones = st.text(alphabet="0125", min_size=7, max_size=7).map(lambda d: "+1555" + d)
 contacts = st.lists(st.tuples(names, st.lists(phones, max_size=3), st.sampled_from(("client", "lead"))),
                     min_size=1, max_size=25)
-free_queries = st.text(alphabet="aBİß 0125-()5x%_\\", max_size=9)
+free_queries = st.text(alphabet="aBİß 0125-()5x%_\\\x00\ud800", max_size=9)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
