@@ -89,9 +89,9 @@ class ProjectionWriter:
 
     def __init__(self, conn: psycopg.Connection, projections: list[Projection],
                  schemas: dict[str, str] | None = None, fresh: bool = False, keys=None) -> None:
-        # Without ``keys`` (the search digester) keyed projections are left alone: neither
-        # applied nor tracked by this writer, though resume_offsets still counts them.
-        self.conn, self.fresh, self.keys, self._every = conn, fresh, keys, projections
+        # Without ``keys`` (the search digester) keyed projections are left out altogether:
+        # neither applied nor counted by resume_offsets (the worker hands its keys to both).
+        self.conn, self.fresh, self.keys = conn, fresh, keys
         self.projections = [p for p in projections if keys is not None or not p.keyed]
         self.schemas = schemas or {p.name: p.schema for p in projections}
         # In fresh (rebuild) mode rows and tracking stay in memory across batches; rows the
@@ -208,7 +208,7 @@ class ProjectionWriter:
 
     def resume_offsets(self) -> dict[int, int]:
         """partition -> next offset to read, the earliest any projection needs."""
-        per_projection = [tracked(self.conn, self.schemas[p.name]) for p in self._every]
+        per_projection = [tracked(self.conn, self.schemas[p.name]) for p in self.projections]
         partitions = {part for positions in per_projection for part in positions}
         # A projection that never saw a partition needs it from the start.
         return {part: min(positions[part][1] + 1 if part in positions else 0 for positions in per_projection)
