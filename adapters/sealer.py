@@ -149,6 +149,13 @@ class AesGcmSealer:
         """A keyed hash of (firm, number): the pair is JSON-encoded, so no two pairs share an input."""
         return hmac.new(self._hmac_key, structural_key(firm, e164).encode(), hashlib.sha256).hexdigest()[:40]
 
+    def index_key(self, scope: str) -> bytes | None:
+        """A key for keyed digests of the scope's values (the contact search index), derived
+        from its data key, so destroying the scope makes the digests as useless as the
+        ciphertext. None when the scope has no key (nothing sealed yet, or destroyed)."""
+        key = self._data_key(scope, create=False)
+        return None if key is None else hmac.new(key, b"firmtext search index v1", hashlib.sha256).digest()
+
     def destroy(self, scope: str) -> None:
         self.keys.destroy(scope)
         with self._lock:

@@ -80,6 +80,13 @@ class Container:
         return AesGcmSealer(PostgresKeyStore(self.pool), master_key_bytes(self.settings.master_key))
 
     @cached_property
+    def search_digests(self):
+        """Keyed digests of the contact search index (the search projection's writer needs them)."""
+        from adapters.search_index import SearchDigests
+
+        return SearchDigests(self.sealer)
+
+    @cached_property
     def texting(self) -> Texting:
         return Texting(self.sealer, env=eventsourcing_env(self.database_url, self.pool_size))
 

@@ -9,7 +9,7 @@ from typing import Callable
 from projections.store import RowStore, Table
 from domain.envelope import Event
 
-Handler = Callable[[RowStore, Event], None]
+Handler = Callable[..., None]  # (store, event), or (store, event, keys) for a keyed projection
 
 
 @dataclass(frozen=True)
@@ -18,16 +18,25 @@ class Projection:
     tables: tuple[Table, ...]
     ddl: str  # CREATE TABLE statements; "{schema}" is replaced by the schema name
     handlers: dict[str, Handler]
+    # A keyed projection's rows hold keyed digests (projections/search.py): its handlers
+    # also take the digester, which only writers handed one (``keys``) can give them.
+    keyed: bool = False
 
     @property
     def schema(self) -> str:
         return f"pj_{self.name}"
 
-    def apply(self, store: RowStore, event: Event) -> None:
+    def apply(self, store: RowStore, event: Event, keys=None) -> None:
         """Apply one event; event types this projection does not know are ignored."""
         handler = self.handlers.get(event.type)
-        if handler is not None:
+        if handler is None:
+            return
+        if not self.keyed:
             handler(store, event)
+        elif keys is None:
+            raise ValueError(f"projection {self.name} is keyed: its writer needs the search digester")
+        else:
+            handler(store, event, keys)
 
 
 Positions = dict[int, tuple[int, int]]  # partition -> (notification id, kafka offset) last applied
@@ -53,7 +62,7 @@ def unstorable(value) -> bool:
 
 
 def apply_new(projection: Projection, store: RowStore, positions: Positions, events: list[Event],
-              set_aside: SetAside | None = None) -> Positions:
+              set_aside: SetAside | None = None, keys=None) -> Positions:
     """Apply the events not applied before, in order; returns the positions that moved.
 
     An event at or below its partition's last notification id is a redelivery (or a
@@ -72,7 +81,7 @@ def apply_new(projection: Projection, store: RowStore, positions: Positions, eve
             if event.type in projection.handlers and unstorable(event.envelope):
                 raise Unstorable("the event holds a NUL character or a lone surrogate, which PostgreSQL "
                                  "cannot store")
-            projection.apply(store, event)
+            projection.apply(store, event, keys)
         except Exception as exc:
             if set_aside is None:
                 raise

@@ -78,9 +78,13 @@ class Rebuild:
     def __init__(self, database_url: str, bootstrap: str, topic: str, projections: list[Projection], *,
                  restart: bool = False, swap: bool = True, jobs: int = 1, batch_size: int = 50_000,
                  settle_lag: int = 500, on_progress: Callable[[Progress], None] | None = None,
-                 stop_after_batches: int | None = None):
+                 stop_after_batches: int | None = None, master_key: str | None = None):
         self.database_url, self.bootstrap, self.topic = database_url, bootstrap, topic
+        # A keyed projection (search) cannot be rebuilt without the master key its digests'
+        # key derives from: it is left as it is rather than swapped for an empty one.
+        projections = [p for p in projections if master_key is not None or not p.keyed]
         self.projections, self.restart, self.swap, self.jobs = projections, restart, swap, jobs
+        self.master_key = master_key
         self.batch_size, self.settle_lag, self.stop_after_batches = batch_size, settle_lag, stop_after_batches
         self.on_progress = on_progress
         self.progress = Progress("replay")
@@ -114,7 +118,7 @@ class Rebuild:
     # -- 2. replay ----------------------------------------------------------------------
     def _job(self, partitions: tuple[int, ...] | None) -> ReplayJob:
         return ReplayJob(self.database_url, self.bootstrap, self.topic, tuple(p.name for p in self.projections),
-                         partitions, self.batch_size, self.settle_lag, self.stop_after_batches)
+                         partitions, self.batch_size, self.settle_lag, self.stop_after_batches, self.master_key)
 
     async def _replay(self) -> tuple[int, dict[str, float]]:
         """Run the replayers; returns how many ran and their summed time per stage."""
@@ -190,7 +194,7 @@ class Rebuild:
         if self.swap:
             began = time.monotonic()
             self._tick({"phase": "swap"})
-            await swap_in_live(self.database_url, self.bootstrap, self.topic, self.projections)
+            await swap_in_live(self.database_url, self.bootstrap, self.topic, self.projections, self.master_key)
             stages["swap"] = time.monotonic() - began
         self._tick({"phase": "done"})
         return Report([p.name for p in self.projections], resumed, self.progress.applied,

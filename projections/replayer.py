@@ -21,6 +21,7 @@ from typing import Callable
 
 import psycopg
 
+from adapters.search_index import digests_of_database
 from projections.registry import ALL
 from projections.schemas import rebuild_schema
 from projections.topic_range import TopicRange
@@ -44,6 +45,7 @@ class ReplayJob:
     batch_size: int = 50_000
     settle_lag: int = 500
     stop_after_batches: int | None = None
+    master_key: str | None = None  # keyed projections (search) derive their digests' key from it
 
 
 ProgressSink = Callable[[dict], None]  # {"phase": …, "due": n} or {"phase": …, "applied": n}
@@ -53,6 +55,7 @@ class Replayer:
     def __init__(self, job: ReplayJob, report: ProgressSink) -> None:
         self.job, self.report = job, report
         self.batches = 0
+        self._keys_pool = None
         self.set_aside: list[tuple] = []  # projection_failures rows this replayer wrote
         self.stages = {"load_existing_rows": 0.0, "kafka_fetch_wait": 0.0, "decode_envelopes": 0.0,
                        "apply_in_memory": 0.0, "write_postgres": 0.0, "waiting_for_write": 0.0}
@@ -61,7 +64,11 @@ class Replayer:
         conn = psycopg.connect(self.job.database_url, autocommit=True)
         conn.execute("SET synchronous_commit = off")  # a crash loses at most the last batches: re-read
         projections = [ALL[name] for name in self.job.projections]
-        return ProjectionWriter(conn, projections, fresh=True, schemas={p.name: rebuild_schema(p) for p in projections})
+        keys = None
+        if self.job.master_key is not None:
+            keys, self._keys_pool = digests_of_database(self.job.database_url, self.job.master_key)
+        return ProjectionWriter(conn, projections, fresh=True, schemas={p.name: rebuild_schema(p) for p in projections},
+                                keys=keys)
 
     def _mine(self, offsets: dict[int, int]) -> dict[int, int]:
         wanted = self.job.partitions
@@ -141,6 +148,8 @@ class Replayer:
         finally:
             self.set_aside = list(writer.set_aside)
             await asyncio.to_thread(writer.conn.close)
+            if self._keys_pool is not None:
+                await asyncio.to_thread(self._keys_pool.close)
             gc.unfreeze()
             gc.enable()
 

@@ -15,6 +15,7 @@ import asyncio
 import psycopg
 from psycopg import sql
 
+from adapters.search_index import digests_of_database
 from projections.base import Projection
 from projections.schemas import drop_schema, old_schema, rebuild_schema, schema_exists
 from projections.topic_range import TopicRange
@@ -57,12 +58,16 @@ def drop_old(conn: psycopg.Connection, projections: list[Projection]) -> None:
         drop_schema(conn, old_schema(projection))
 
 
-async def swap_in_live(database_url: str, bootstrap: str, topic: str, projections: list[Projection]) -> None:
-    """Catch up under the lock, rename, commit, drop the old schemas."""
+async def swap_in_live(database_url: str, bootstrap: str, topic: str, projections: list[Projection],
+                       master_key: str | None = None) -> None:
+    """Catch up under the lock, rename, commit, drop the old schemas (keyed projections
+    catch up with digests from ``master_key``)."""
     conn = await asyncio.to_thread(psycopg.connect, database_url)  # not autocommit: one transaction
+    keys, keys_pool = digests_of_database(database_url, master_key) if master_key is not None else (None, None)
     try:
         await asyncio.to_thread(lock_out_live_writers, conn)
-        writer = ProjectionWriter(conn, projections, schemas={p.name: rebuild_schema(p) for p in projections})
+        writer = ProjectionWriter(conn, projections, schemas={p.name: rebuild_schema(p) for p in projections},
+                                  keys=keys)
         live = await asyncio.to_thread(live_positions, conn, projections)
         ours = await asyncio.to_thread(writer.resume_offsets)
         behind = {p: end for p, end in live.items() if end > ours.get(p, 0)}
@@ -82,3 +87,5 @@ async def swap_in_live(database_url: str, bootstrap: str, topic: str, projection
         await asyncio.to_thread(conn.commit)
     finally:
         await asyncio.to_thread(conn.close)
+        if keys_pool is not None:
+            await asyncio.to_thread(keys_pool.close)

@@ -88,8 +88,11 @@ class ProjectionWriter:
     """Owns one connection; ``apply`` one batch at a time."""
 
     def __init__(self, conn: psycopg.Connection, projections: list[Projection],
-                 schemas: dict[str, str] | None = None, fresh: bool = False) -> None:
-        self.conn, self.projections, self.fresh = conn, projections, fresh
+                 schemas: dict[str, str] | None = None, fresh: bool = False, keys=None) -> None:
+        # Without ``keys`` (the search digester) keyed projections are left out altogether:
+        # neither applied nor counted by resume_offsets (the worker hands its keys to both).
+        self.conn, self.fresh, self.keys = conn, fresh, keys
+        self.projections = [p for p in projections if keys is not None or not p.keyed]
         self.schemas = schemas or {p.name: p.schema for p in projections}
         # In fresh (rebuild) mode rows and tracking stay in memory across batches; rows the
         # schemas already hold (a resumed rebuild) are read once, here.
@@ -135,7 +138,7 @@ class ProjectionWriter:
                     try:
                         with self.conn.transaction():  # a savepoint when isolating
                             store = PgStore(self.conn, schema)
-                            touched.update(apply_new(projection, store, positions, chunk))
+                            touched.update(apply_new(projection, store, positions, chunk, keys=self.keys))
                             store.flush()
                     except (psycopg.OperationalError, psycopg.InterfaceError):
                         raise
@@ -170,7 +173,8 @@ class ProjectionWriter:
             # those it ignores change nothing but still count as applied, so tracking moves past them.
             handled = [e for e in events if e.envelope["type"] in projection.handlers]
             touched = apply_new(projection, store, positions, handled,
-                                lambda event, exc, p=projection: prepared.failures.append(failure_row(p, event, exc)))
+                                lambda event, exc, p=projection: prepared.failures.append(failure_row(p, event, exc)),
+                                keys=self.keys)
             for partition, position in newest.items():
                 if position[0] > positions.get(partition, (0, -1))[0]:
                     positions[partition] = touched[partition] = position

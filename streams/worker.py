@@ -126,7 +126,7 @@ def create_app(settings: Settings, container: "Container") -> faust.App:
     def writer() -> ProjectionWriter:
         if lost("writer"):
             state["writer_conn"] = conn = psycopg.connect(container.database_url, autocommit=True)
-            state["writer"] = ProjectionWriter(conn, list(ALL.values()))
+            state["writer"] = ProjectionWriter(conn, list(ALL.values()), keys=container.search_digests)
         return state["writer"]
 
     def sending():
@@ -148,7 +148,8 @@ def create_app(settings: Settings, container: "Container") -> faust.App:
         A connection of its own: the writer's may be inside a batch's transaction right
         now (in another thread), whose uncommitted tracking must not decide where to seek."""
         with psycopg.connect(container.database_url, autocommit=True) as conn:
-            return ProjectionWriter(conn, list(ALL.values())).resume_offsets(), sender_offsets(conn)
+            return (ProjectionWriter(conn, list(ALL.values()), keys=container.search_digests).resume_offsets(),
+                    sender_offsets(conn))
 
     def consumer_start(p: int, projection_at: dict[int, int], sender_at: dict[int, int]) -> int:
         # A partition the sender never sent on starts where the projections do.

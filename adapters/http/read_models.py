@@ -5,14 +5,16 @@ from __future__ import annotations
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from adapters.http.contact_search import ContactSearch
+from adapters.search_index import SearchDigests
 from adapters.sealer import AesGcmSealer
 from domain.texting import conversation_scope
-from domain.use_cases_directory import directory_scope
 
 
 class ReadModels:
     def __init__(self, pool: ConnectionPool, sealer: AesGcmSealer) -> None:
         self.pool, self.sealer = pool, sealer
+        self._contact_search = ContactSearch(pool, SearchDigests(sealer))
 
     def _rows(self, query: str, params: tuple | dict) -> list[dict]:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -128,20 +130,8 @@ class ReadModels:
 
     # -- directory ------------------------------------------------------------------
     def search_contacts(self, firm_id: str, q: str, limit: int, after: list | None):
-        rows = self._rows("SELECT contact_id, name, kind, phones_ct FROM pj_links.contacts WHERE firm_id = %s "
-                          + ("AND (name, contact_id) > (%s, %s) " if after else "")
-                          + "ORDER BY name, contact_id", (firm_id, *after) if after else (firm_id,))
-        needle, digits = q.strip().lower(), "".join(ch for ch in q if ch.isdigit())
-        found = []
-        for r in rows:
-            phones = [self.sealer.open(directory_scope(firm_id), ct) for ct in r["phones_ct"]]
-            phones = [p for p in phones if p]
-            if not needle or needle in r["name"].lower() or (
-                    len(digits) >= 3 and any(digits in "".join(ch for ch in p if ch.isdigit()) for p in phones)):
-                found.append({"id": r["contact_id"], "name": r["name"], "kind": r["kind"], "phones": phones})
-                if len(found) > limit:
-                    break
-        return found[:limit], len(found) > limit
+        """The compose box: a page of contacts matching ``q`` (adapters/http/contact_search.py)."""
+        return self._contact_search.search(firm_id, q, limit, after)
 
     def user_directory(self, firm_id: str) -> dict[str, dict]:
         return {r["user_id"]: r for r in self._rows(

@@ -39,7 +39,8 @@ def _rebuild(args: argparse.Namespace) -> int:
 
     rebuild = Rebuild(database_url_of(settings), kafka_bootstrap_of(settings), args.topic or settings.events_topic,
                       projections, restart=args.restart, swap=not args.no_swap, jobs=args.jobs,
-                      batch_size=args.batch_size, on_progress=show, stop_after_batches=args.stop_after_batches)
+                      batch_size=args.batch_size, on_progress=show, stop_after_batches=args.stop_after_batches,
+                      master_key=settings.master_key)
     try:
         report = asyncio.run(rebuild.run())
     except Interrupted as stop:

@@ -24,6 +24,17 @@ class TestCompose:
         assert hit == [{"id": "ann", "name": "Ann Archer", "kind": "client", "phones": [ann]}]
         assert await search(rival, "Archer") == [] and await search(rival, "2013344") == []
 
+    async def test_a_deleted_contact_is_no_longer_found_by_its_number(self, staff):
+        ann, bob = random_number(), random_number()
+        await put_contact(staff, "ann", "Ann Archer", [ann])
+        await put_contact(staff, "bob", "Bob Baker", [bob])
+        await becomes(lambda: search(staff, ann[-7:]), ["ann"])
+        assert (await staff.admin("DELETE", "/v1/contacts/ann")).status_code == 204
+        await becomes(lambda: search(staff, ann[-7:]), [])
+        assert "ann" not in await search(staff, ann[-4:])
+        assert await search(staff, "archer") == [] and await search(staff, bob[-7:]) == ["bob"]
+        assert await search(staff, "Bob\x00") == [] and await search(staff, "\x00" + bob[-7:]) == ["bob"]
+
     async def test_compose_to_a_contact_returns_201_then_200_and_replies_thread_into_it(self, staff):
         phone = random_number()
         await put_contact(staff, "ann", "Ann Archer", [phone])
