@@ -22,6 +22,14 @@ def sender_participates(user_id: str, participating: bool | None) -> bool:
     return user_id != SYSTEM_USER if participating is None else participating
 
 
+def firms_open(conv: Any, firm_id: str) -> Conversation:
+    """``conv`` when it is ``firm_id``'s open conversation; NotFound otherwise (another firm's,
+    a blocked one and none at all look the same, so no firm learns of another's)."""
+    if not isinstance(conv, Conversation) or conv.firm_id != firm_id or conv.blocked:
+        raise NotFound("No such conversation.")
+    return conv
+
+
 class Conversation(Aggregate):
     @staticmethod
     def create_id(firm_id: str, phone_hash: str, **_: Any):
