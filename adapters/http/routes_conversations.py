@@ -85,8 +85,9 @@ async def compose(request: Request, who: Caller = Depends(texting_user), c: Cont
                 raise ApiError(422, "invalid_phone", "That number is not one of the contact's numbers.")
         elif not isinstance(phone, str):
             raise ApiError(422, "invalid_request", "Send either contact_id or phone.")
-        conv, created = open_conversation(uow, who.firm_id, to_e164(phone), who.user_id)
-        return (201 if created else 200), conversation_view(conv, who.user_id, c.reads)
+        e164 = to_e164(phone)
+        conv, created = open_conversation(uow, who.firm_id, e164, who.user_id)
+        return (201 if created else 200), conversation_view(conv, who.user_id, c.reads, e164)
 
     return await c.run_sync(run_idempotently, c, who, request, raw, act,
                             lambda payload: conversation_scope(payload["id"]))
