@@ -10,18 +10,19 @@ are); async callers run them in a thread.
 """
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Callable, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from domain import use_cases_conversation as conversations
 from domain import use_cases_delivery as delivery
 from domain import use_cases_directory as directory
 from domain import use_cases_inbox as inbox
-from domain.conversation import Conversation
+from domain.conversation import CarrierSids, Conversation
 from domain.directory import Firm
 from domain.envelope import MAX_ENVELOPE_BYTES, envelope_size
 from domain.errors import EventTooLarge
@@ -31,11 +32,36 @@ from domain.unit_of_work import UnitOfWork
 from domain.use_cases_conversation import MAX_BODY, InboundOutcome  # noqa: F401  (re-exported)
 
 T = TypeVar("T")
+log = logging.getLogger("firmtext.texting")
 ATTEMPTS = 8
+SNAPSHOT_EVERY = 200  # events: a cold load replays at most this many after the newest snapshot
+
+
+class SetAsList(Transcoding):
+    """Snapshots hold a conversation's participants, muted and left users (sets)."""
+
+    type, name = set, "set"
+
+    def encode(self, obj: set) -> list:
+        return sorted(obj)
+
+    def decode(self, data: list) -> set:
+        return set(data)
+
+
+class CarrierSidsAsDict(Transcoding):
+    type, name = CarrierSids, "carrier_sids"
+
+    def encode(self, obj: CarrierSids) -> dict:
+        return obj.as_dict()
+
+    def decode(self, data: dict) -> CarrierSids:
+        return CarrierSids(data)
 
 
 class Texting(Application):
     name = "firmtext"
+    snapshotting_intervals = {Conversation: SNAPSHOT_EVERY}
 
     def __init__(self, sealer: Sealer, env: dict[str, str] | None = None,
                  max_event_bytes: int = MAX_ENVELOPE_BYTES) -> None:
@@ -47,6 +73,19 @@ class Texting(Application):
                             "writes: set APPLICATION_RECORDER_TOPIC (firmtext/bootstrap.py).")
         self.sealer = sealer
         self.max_event_bytes = max_event_bytes  # every stored event must fit the shared log
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(SetAsList())
+        transcoder.register(CarrierSidsAsDict())
+
+    def _take_snapshots(self, processing_event) -> None:
+        """Snapshots are taken after the events committed: one that fails costs a slower cold
+        load later, never the command (its answer, its after-commit effects)."""
+        try:
+            super()._take_snapshots(processing_event)
+        except Exception:  # noqa: BLE001 - the events are stored; say so and go on
+            log.exception("a snapshot could not be taken; cold loads replay more events until the next")
 
     def ensure_events_fit(self, *aggregates) -> None:
         """Refuse (before anything is stored) a command whose events the log could not hold."""

@@ -62,3 +62,42 @@ def test_a_new_conversations_key_is_stored_in_the_transaction_of_its_first_event
     uow.commit()
     assert conversation_scope(out.conversation_id) in keys
     assert texting.conversation("acme", out.conversation_id).inbound_count == 1
+
+
+def test_a_long_conversation_loads_from_its_snapshot_the_same_as_from_its_events():
+    from domain.texting import SNAPSHOT_EVERY
+    from domain.use_cases_conversation import open_conversation
+
+    texting = in_memory_texting()
+    texting.configure_firm("acme", "Acme Law", "+15550000000")
+    conv, _ = texting.open_conversation("acme", CLIENT, "alice")
+    texting.mute("acme", conv.id, "alice")
+    uow = texting.unit()
+    for i in range(SNAPSHOT_EVERY + 5):
+        receive_inbound(uow, "acme", CLIENT, f"SM{i:032x}", f"text {i}")
+    uow.commit()
+    assert list(texting.snapshots.get(conv.id))  # a snapshot was taken
+    from_snapshot = texting.repository.get(conv.id)  # no aggregate cache here: snapshot + 5 events
+    rebuilt = None
+    events = list(texting.events.get(conv.id))
+    for event in events:
+        rebuilt = event.mutate(rebuilt)
+    assert from_snapshot.__dict__ == rebuilt.__dict__ and from_snapshot.muted == {"alice"}
+    assert texting.receive_inbound("acme", CLIENT, f"SM{3:032x}", "again").duplicate  # sids survive
+    assert open_conversation(texting.unit(), "acme", CLIENT, "bob")[0].inbound_count == SNAPSHOT_EVERY + 5
+
+
+def test_a_dropped_units_carrier_sid_never_reaches_the_aggregate_cache():
+    from adapters.keystore import InMemoryKeyStore
+    from adapters.sealer import AesGcmSealer
+    from tests.unit.fakes import InMemoryTexting
+
+    texting = InMemoryTexting(AesGcmSealer(InMemoryKeyStore(), b"k" * 32),
+                              env={"PERSISTENCE_MODULE": "eventsourcing.popo", "AGGREGATE_CACHE_MAXSIZE": "10"})
+    first = texting.receive_inbound("acme", CLIENT, "SM" + "1" * 32, "hello")  # cached from now on
+    dropped = texting.unit()
+    receive_inbound(dropped, "acme", CLIENT, "SM" + "2" * 32, "lost with its unit")
+    again = texting.receive_inbound("acme", CLIENT, "SM" + "2" * 32, "the carrier's retry")
+    assert not again.duplicate and again.message_id
+    assert texting.receive_inbound("acme", CLIENT, "SM" + "1" * 32, "hello").message_id == first.message_id
+    assert texting.conversation("acme", first.conversation_id).inbound_count == 2
