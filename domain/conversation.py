@@ -139,15 +139,18 @@ class Conversation(Aggregate):
 
     @event("MessageDispatched")
     def dispatched(self, message_id: str, carrier_sid: str, carrier_status: str) -> None:
-        msg = self.messages[message_id]
-        msg["carrier_sid"] = carrier_sid
         self.carrier_sids.add(carrier_sid, message_id)
+        msg = self.messages.get(message_id)
+        if msg is None:  # stored by an older release about an inbound text (no longer kept here)
+            return
+        msg["carrier_sid"] = carrier_sid
         if statuses.moves_forward(msg["status"], carrier_status):
             msg["status"] = carrier_status
 
     @event("MessageStatusChanged")
     def change_status(self, message_id: str, status: str, error_code: int | None) -> None:
-        self.messages[message_id]["status"] = status
+        if message_id in self.messages:  # older releases could record one for an inbound text
+            self.messages[message_id]["status"] = status
 
     def status_would_change(self, message_id: str, status: str) -> bool:
         msg = self.messages.get(message_id)

@@ -101,3 +101,12 @@ def test_a_dropped_units_carrier_sid_never_reaches_the_aggregate_cache():
     assert not again.duplicate and again.message_id
     assert texting.receive_inbound("acme", CLIENT, "SM" + "1" * 32, "hello").message_id == first.message_id
     assert texting.conversation("acme", first.conversation_id).inbound_count == 2
+
+
+def test_a_status_an_older_release_stored_for_an_inbound_text_still_loads():
+    texting, conv_id, _ = _texting_with_a_conversation()
+    conv = texting.repository.get(conv_id)
+    inbound_id = conv.carrier_sids["SM" + "1" * 32]
+    conv.change_status(message_id=inbound_id, status="delivered", error_code=None)  # as the old rule allowed
+    texting.save(conv)
+    assert texting.conversation("acme", conv_id).inbound_count == 1
