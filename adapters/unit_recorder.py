@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import ProgrammingError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 
@@ -21,6 +21,11 @@ TOPIC = "adapters.unit_recorder:PostgresUnitRecorder"  # eventsourcing's APPLICA
 
 class PostgresUnitRecorder(PostgresApplicationRecorder):
     keeps_staged_writes = True  # domain/texting.py refuses a recorder that would drop them
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.datastore.enable_db_functions:  # that path never calls _insert_events
+            raise ProgrammingError("POSTGRES_ENABLE_DB_FUNCTIONS would drop a unit of work's staged writes")
 
     def _insert_events(self, curs, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         writes = kwargs.get("staged_writes") or ()
