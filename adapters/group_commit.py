@@ -2,11 +2,13 @@
 
 eventsourcing on PostgreSQL saves ~450 single-event transactions a second (each takes
 a table lock to keep the notification order total) but thousands of events a second
-when many aggregates are saved together. Commands submitted here are gathered for a
-few milliseconds, decided in order against shared aggregate instances, and saved in
-one transaction. If any command fails, or the transaction loses a concurrency race,
-the batch is dropped and every command runs again on its own, with the ordinary
-retry-on-conflict, so the outcome is always what one-by-one execution gives.
+when many aggregates are saved together. Use cases submitted here are gathered for a
+few milliseconds and decided in order in ONE unit of work (domain/unit_of_work.py), so
+they share aggregate instances and are stored in one transaction, new data keys
+included; after-commit effects run only once it committed. If any use case fails, or
+the transaction loses a concurrency race, the unit is dropped (nothing stored, no effect
+run) and every use case runs again in a unit of its own, with the ordinary retry on a
+lost race (``Texting.run``), so the outcome is always what one-by-one execution gives.
 """
 from __future__ import annotations
 
@@ -26,13 +28,13 @@ class GroupCommitter:
         self._task: asyncio.Task | None = None
         self.batches = self.commands = self.fallbacks = 0
 
-    async def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``fn(*args)`` (a Texting use case) as part of the next group commit."""
+    async def submit(self, use_case: Callable[..., Any], *args: Any) -> Any:
+        """Run ``use_case(unit, *args)`` (a domain/use_cases_*.py function) in the next group commit."""
         if self._task is None or self._task.done():
             self._queue = asyncio.Queue()
             self._task = asyncio.create_task(self._run(), name="group-commit")
         future = asyncio.get_running_loop().create_future()
-        await self._queue.put((fn, args, future))
+        await self._queue.put((use_case, args, future))
         return await future
 
     async def _run(self) -> None:
@@ -56,19 +58,17 @@ class GroupCommitter:
         self.commands += len(commands)
         if len(commands) > 1:
             try:
-                sealer = self.texting.sealer
-                with sealer.deferring(), self.texting.batch() as batch:
-                    results = [fn(*args) for fn, args in commands]
-                    sealer.flush_deferred()  # keys are durable before the events sealed under them
-                    self.texting.commit_batch(batch)
+                uow = self.texting.unit()
+                results = [use_case(uow, *args) for use_case, args in commands]
+                uow.commit()
                 return [(True, r) for r in results]
             except Exception as exc:  # a refusal or a lost race: redo one by one
                 self.fallbacks += 1
                 log.debug("group commit of %d fell back to one-by-one: %s", len(commands), type(exc).__name__)
         outcomes = []
-        for fn, args in commands:
+        for use_case, args in commands:
             try:
-                outcomes.append((True, fn(*args)))
+                outcomes.append((True, self.texting.run(use_case, *args)))
             except Exception as exc:
                 outcomes.append((False, exc))
         return outcomes

@@ -4,8 +4,10 @@ A destroyed scope keeps a tombstone so a key can never silently be recreated for
 """
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
 
+from eventsourcing.persistence import IntegrityError
 from psycopg_pool import ConnectionPool
 
 
@@ -16,8 +18,24 @@ class KeyDestroyed(Exception):
 class KeyStore(Protocol):
     def get(self, scope: str) -> bytes | None: ...
     def put_if_absent(self, scope: str, wrapped: bytes) -> bytes: ...
-    def put_many_if_absent(self, keys: dict[str, bytes]) -> set[str]: ...
     def destroy(self, scope: str) -> None: ...
+    def staged_put(self, keys: dict[str, bytes]) -> StagedKeys: ...
+
+
+@dataclass(frozen=True)
+class StagedKeys:
+    """New keys, stored in the transaction of the events whose fields they seal (a
+    :class:`domain.ports.StagedWrite`): a key never exists without them, nor they without it."""
+
+    keys: dict[str, bytes]
+    in_memory: Callable[[dict[str, bytes]], None] | None = None
+
+    def apply(self, cursor: Any) -> None:
+        if self.in_memory is not None:
+            return self.in_memory(self.keys)
+        # No ON CONFLICT: a key (or tombstone) already there fails the whole transaction,
+        # and the unit of work decides again, on fresh state.
+        cursor.executemany("INSERT INTO data_keys (scope, wrapped) VALUES (%s, %s)", list(self.keys.items()))
 
 
 class InMemoryKeyStore:
@@ -37,13 +55,17 @@ class InMemoryKeyStore:
             raise KeyDestroyed(scope)
         return self.keys.setdefault(scope, wrapped)
 
-    def put_many_if_absent(self, keys: dict[str, bytes]) -> set[str]:
-        return {scope for scope, wrapped in keys.items()
-                if scope in self.destroyed or self.keys.setdefault(scope, wrapped) != wrapped}
-
     def destroy(self, scope: str) -> None:
         self.keys.pop(scope, None)
         self.destroyed.add(scope)
+
+    def staged_put(self, keys: dict[str, bytes]) -> StagedKeys:
+        return StagedKeys(keys, self._put_new)
+
+    def _put_new(self, keys: dict[str, bytes]) -> None:
+        if any(scope in self.keys or scope in self.destroyed for scope in keys):
+            raise IntegrityError(f"a key is already there for one of {sorted(keys)}")
+        self.keys.update(keys)
 
 
 class PostgresKeyStore:
@@ -70,18 +92,8 @@ class PostgresKeyStore:
             raise KeyDestroyed(scope)
         return bytes(row[0])
 
-    def put_many_if_absent(self, keys: dict[str, bytes]) -> set[str]:
-        """Store many new keys in one transaction; returns the scopes where another key
-        (or a tombstone) was already there, i.e. where the caller's key is NOT the one kept."""
-        if not keys:
-            return set()
-        with self.pool.connection() as conn, conn.transaction():
-            with conn.cursor() as cur:
-                cur.executemany("INSERT INTO data_keys (scope, wrapped) VALUES (%s, %s) ON CONFLICT (scope) DO NOTHING",
-                                list(keys.items()))
-            rows = conn.execute("SELECT scope, wrapped FROM data_keys WHERE scope = ANY(%s)", (list(keys),)).fetchall()
-        kept = {scope: bytes(wrapped) if wrapped is not None else None for scope, wrapped in rows}
-        return {scope for scope, wrapped in keys.items() if kept.get(scope) != wrapped}
+    def staged_put(self, keys: dict[str, bytes]) -> StagedKeys:
+        return StagedKeys(keys)
 
     def destroy(self, scope: str) -> None:
         with self.pool.connection() as conn:

@@ -11,7 +11,7 @@ import hmac
 import os
 import threading
 import time
-from contextlib import contextmanager
+from typing import Mapping
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -42,10 +42,6 @@ def master_key_bytes(encoded: str) -> bytes:
     return key
 
 
-class KeyConflict(Exception):
-    """Deferred new keys lost a race: another process stored a key for the same scope."""
-
-
 class AesGcmSealer:
     """Implements :class:`domain.ports.Sealer`."""
 
@@ -55,49 +51,31 @@ class AesGcmSealer:
         self._hmac_key = hashlib.sha256(b"phone-hmac:" + master_key).digest()
         self._cache: dict[str, tuple[float, bytes]] = {}
         self._lock = threading.Lock()
-        self._local = threading.local()
 
     def _fresh_wrapped(self, scope: str) -> bytes:
         nonce = os.urandom(12)
         return nonce + self._wrap.encrypt(nonce, AESGCM.generate_key(256), scope.encode())
 
+    def _unwrap(self, scope: str, wrapped: bytes) -> bytes:
+        return self._wrap.decrypt(wrapped[:12], wrapped[12:], scope.encode())
+
     def _remember(self, scope: str, wrapped: bytes) -> bytes:
-        key = self._wrap.decrypt(wrapped[:12], wrapped[12:], scope.encode())
+        key = self._unwrap(scope, wrapped)
         with self._lock:
             self._cache[scope] = (time.monotonic(), key)
         return key
 
-    def new_scope(self, scope: str) -> None:
-        """A scope that never had a key (a new conversation): make one without looking.
-        Inside :meth:`deferring` it is only stored by :meth:`flush_deferred`."""
-        pending = getattr(self._local, "pending", None)
-        wrapped = self._fresh_wrapped(scope)
-        if pending is not None:
-            pending[scope] = wrapped
+    def fresh_key(self, scope: str) -> bytes:
+        """A new wrapped key for a scope that never had one; stored by whoever calls
+        :meth:`keep_keys`, in the transaction of what it seals (domain/unit_of_work.py)."""
+        return self._fresh_wrapped(scope)
+
+    def keep_keys(self, keys: Mapping[str, bytes]):
+        return self.keys.staged_put(dict(keys))
+
+    def adopt(self, keys: Mapping[str, bytes]) -> None:
+        for scope, wrapped in keys.items():
             self._remember(scope, wrapped)
-        else:
-            self._remember(scope, self.keys.put_if_absent(scope, wrapped))
-
-    @contextmanager
-    def deferring(self):
-        """Group commit: new keys wait for :meth:`flush_deferred`, one statement for all.
-        Keys not flushed are forgotten on exit, so nothing is ever sealed under them again."""
-        self._local.pending = {}
-        try:
-            yield
-        finally:
-            pending, self._local.pending = self._local.pending, None
-            if pending:
-                with self._lock:
-                    for scope in pending:
-                        self._cache.pop(scope, None)
-
-    def flush_deferred(self) -> None:
-        """Store the deferred keys (before any ciphertext under them is committed)."""
-        pending = self._local.pending
-        if pending and self.keys.put_many_if_absent(pending):
-            raise KeyConflict("another process created a key for the same conversation")
-        self._local.pending = {}
 
     def _data_key(self, scope: str, create: bool) -> bytes | None:
         now = time.monotonic()
@@ -117,8 +95,9 @@ class AesGcmSealer:
             return None
         return self._remember(scope, wrapped)
 
-    def seal(self, scope: str, plaintext: str) -> str:
-        key = self._data_key(scope, create=True)
+    def seal(self, scope: str, plaintext: str, new_key: bytes | None = None) -> str:
+        """Under the scope's key, or under ``new_key`` (from :meth:`fresh_key`, not stored yet)."""
+        key = self._unwrap(scope, new_key) if new_key is not None else self._data_key(scope, create=True)
         nonce = os.urandom(12)
         return PREFIX + _b64(nonce + AESGCM(key).encrypt(nonce, plaintext.encode(), scope.encode()))
 

@@ -210,6 +210,13 @@ def main() -> int:
         found = contact_search.main(ready)["summary"]
         say(f"  p99 {found['value_ms']} ms (bare indexed SELECT {found['ceiling_ms']} ms; target 50 ms)")
 
+        from bench import cold_load
+
+        say("conversation length: cold load and per-text time at 0 / 1,000 / 10,000 prior messages")
+        length = cold_load.run_on(server_url(ready), ready, f"bench_len_{run_id}")
+        (RESULTS / "cold_load.json").write_text(json.dumps(length, indent=2))
+        say("  " + cold_load.report(length))
+
         from bench import rebuild as rebuild_bench
 
         topic = f"bench.rebuild.{run_id}"

@@ -22,6 +22,56 @@ def sender_participates(user_id: str, participating: bool | None) -> bool:
     return user_id != SYSTEM_USER if participating is None else participating
 
 
+def firms_open(conv: Any, firm_id: str) -> Conversation:
+    """``conv`` when it is ``firm_id``'s open conversation; NotFound otherwise (another firm's,
+    a blocked one and none at all look the same, so no firm learns of another's)."""
+    if not isinstance(conv, Conversation) or conv.firm_id != firm_id or conv.blocked:
+        raise NotFound("No such conversation.")
+    return conv
+
+
+class CarrierSids:
+    """The carrier sids a conversation has seen: sid -> message id ("" for a dropped text).
+
+    Every sid is kept (a carrier may retry a webhook at any time), so this grows with the
+    conversation, while the aggregate cache deep-copies an aggregate on every load. So the
+    sids live in a base dict that is never changed once built, shared by every copy, and a
+    small dict of recent ones, the only part copied; every ``RECENT`` additions the two
+    are merged into a new base. A copy then costs at most ``RECENT`` entries whatever the
+    conversation's length (a 10,000-text one used to cost 20,000 Python-level copies).
+    """
+
+    RECENT = 256
+    __slots__ = ("_base", "_recent")
+
+    def __init__(self, base: dict[str, str] | None = None, recent: dict[str, str] | None = None) -> None:
+        self._base = {} if base is None else base
+        self._recent = {} if recent is None else recent
+
+    def __contains__(self, sid: str) -> bool:
+        return sid in self._recent or sid in self._base
+
+    def __getitem__(self, sid: str) -> str:
+        return self._recent[sid] if sid in self._recent else self._base[sid]
+
+    def __len__(self) -> int:
+        return len(self._base.keys() | self._recent.keys())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CarrierSids) and other.as_dict() == self.as_dict()
+
+    def add(self, sid: str, message_id: str) -> None:
+        self._recent[sid] = message_id
+        if len(self._recent) >= self.RECENT:
+            self._base, self._recent = {**self._base, **self._recent}, {}  # a new base: copies keep theirs
+
+    def as_dict(self) -> dict[str, str]:
+        return {**self._base, **self._recent}
+
+    def __deepcopy__(self, memo: dict) -> CarrierSids:
+        return CarrierSids(self._base, dict(self._recent))
+
+
 class Conversation(Aggregate):
     @staticmethod
     def create_id(firm_id: str, phone_hash: str, **_: Any):
@@ -33,8 +83,8 @@ class Conversation(Aggregate):
         self.phone_hash = phone_hash
         self.phone_ct = phone_ct
         self.started_by = started_by
-        self.messages: dict[str, dict] = {}
-        self.carrier_sids: dict[str, str] = {}
+        self.messages: dict[str, dict] = {}  # outbound texts: their status and carrier sid
+        self.carrier_sids = CarrierSids()
         self.participants: set[str] = set()
         self.muted: set[str] = set()
         self.left: set[str] = set()
@@ -62,8 +112,9 @@ class Conversation(Aggregate):
     @event("InboundReceived")
     def receive(self, message_id: str, carrier_sid: str, body_ct: str, media: list[dict],
                 rejected_media: list[dict], keyword: str | None) -> None:
-        self.messages[message_id] = {"direction": "inbound", "status": "received", "carrier_sid": carrier_sid}
-        self.carrier_sids[carrier_sid] = message_id
+        # Not kept in ``messages``: an inbound text's status never moves, and keeping every
+        # one made each load and copy of a long conversation slower (issue 11).
+        self.carrier_sids.add(carrier_sid, message_id)
         self.inbound_count += 1
         self.archived = False
 
@@ -89,15 +140,18 @@ class Conversation(Aggregate):
 
     @event("MessageDispatched")
     def dispatched(self, message_id: str, carrier_sid: str, carrier_status: str) -> None:
-        msg = self.messages[message_id]
+        self.carrier_sids.add(carrier_sid, message_id)
+        msg = self.messages.get(message_id)
+        if msg is None:  # stored by an older release about an inbound text (no longer kept here)
+            return
         msg["carrier_sid"] = carrier_sid
-        self.carrier_sids[carrier_sid] = message_id
         if statuses.moves_forward(msg["status"], carrier_status):
             msg["status"] = carrier_status
 
     @event("MessageStatusChanged")
     def change_status(self, message_id: str, status: str, error_code: int | None) -> None:
-        self.messages[message_id]["status"] = status
+        if message_id in self.messages:  # older releases could record one for an inbound text
+            self.messages[message_id]["status"] = status
 
     def status_would_change(self, message_id: str, status: str) -> bool:
         msg = self.messages.get(message_id)
@@ -174,7 +228,7 @@ class Conversation(Aggregate):
 
     @event("BlockedTextDropped")
     def drop_blocked_text(self, carrier_sid: str) -> None:
-        self.carrier_sids[carrier_sid] = ""
+        self.carrier_sids.add(carrier_sid, "")
 
     def ensure_not_blocked(self) -> None:
         if self.blocked:

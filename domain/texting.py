@@ -1,64 +1,91 @@
-"""The texting application: every use case staff, carrier and host platform can invoke.
+"""The texting application: the event store, and every use case staff, carrier and host
+platform can invoke, each run in a unit of work of its own.
 
-Methods are synchronous (eventsourcing and psycopg are); async callers run them in a
-thread. Optimistic concurrency: a concurrent writer makes ``save`` raise
-IntegrityError and the whole decision is retried on fresh state.
+The use cases themselves are functions taking the unit explicitly (domain/use_cases_*.py);
+the methods here are their one-unit entry points: :meth:`Texting.run` opens a unit, lets
+the use case decide, commits it (one transaction) and, when a concurrent writer won
+(IntegrityError), decides again on fresh state. The group committer (adapters/group_commit.py)
+runs many use cases in one unit instead. Methods are synchronous (eventsourcing and psycopg
+are); async callers run them in a thread.
 """
 from __future__ import annotations
 
-import threading
+import logging
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
-from domain import consent
-from domain.conversation import SYSTEM_USER, Conversation
-from domain.directory import Firm, NumberClaim
-from domain.errors import Blocked, EventTooLarge, InvalidBody, NotFound
-from domain.input_policy import InputRefused, check_text
-from domain.ids import conversation_id_of, firm_id_of, new_message_id, number_claim_id
+from domain import use_cases_conversation as conversations
+from domain import use_cases_delivery as delivery
+from domain import use_cases_directory as directory
+from domain import use_cases_inbox as inbox
+from domain.conversation import CarrierSids, Conversation
+from domain.directory import Firm
 from domain.envelope import MAX_ENVELOPE_BYTES, envelope_size
+from domain.errors import EventTooLarge
 from domain.ports import Sealer
 from domain.scopes import conversation_scope  # noqa: F401  (re-exported: many adapters import it here)
-from domain.use_cases_delivery import DeliveryUseCases
-from domain.use_cases_directory import DirectoryUseCases
-from domain.use_cases_inbox import InboxUseCases
+from domain.unit_of_work import UnitOfWork
+from domain.use_cases_conversation import MAX_BODY, InboundOutcome  # noqa: F401  (re-exported)
 
 T = TypeVar("T")
-MAX_BODY = 1600
+log = logging.getLogger("firmtext.texting")
+ATTEMPTS = 8
+SNAPSHOT_EVERY = 200  # events: a cold load replays at most this many after the newest snapshot
 
 
-@dataclass
-class Batch:
-    """Aggregates touched by the commands of one group commit, in first-touch order."""
+class SetAsList(Transcoding):
+    """Snapshots hold a conversation's participants, muted and left users (sets)."""
 
-    aggregates: dict = field(default_factory=dict)
-    pending: dict = field(default_factory=dict)
+    type, name = set, "set"
 
+    def encode(self, obj: set) -> list:
+        return sorted(obj)
 
-@dataclass(frozen=True)
-class InboundOutcome:
-    conversation_id: UUID
-    message_id: str | None
-    duplicate: bool = False
-    dropped: bool = False
-    effect: str | None = None
+    def decode(self, data: list) -> set:
+        return set(data)
 
 
-class Texting(DeliveryUseCases, InboxUseCases, DirectoryUseCases, Application):
+class CarrierSidsAsDict(Transcoding):
+    type, name = CarrierSids, "carrier_sids"
+
+    def encode(self, obj: CarrierSids) -> dict:
+        return obj.as_dict()
+
+    def decode(self, data: dict) -> CarrierSids:
+        return CarrierSids(data)
+
+
+class Texting(Application):
     name = "firmtext"
+    snapshotting_intervals = {Conversation: SNAPSHOT_EVERY}
 
     def __init__(self, sealer: Sealer, env: dict[str, str] | None = None,
                  max_event_bytes: int = MAX_ENVELOPE_BYTES) -> None:
         super().__init__(env)
+        if not getattr(self.recorder, "keeps_staged_writes", False):
+            # A unit of work's new keys are stored by the recorder, with its events: one that
+            # ignored them would keep ciphertexts whose key is lost.
+            raise TypeError(f"{type(self.recorder).__name__} does not keep a unit of work's staged "
+                            "writes: set APPLICATION_RECORDER_TOPIC (firmtext/bootstrap.py).")
         self.sealer = sealer
-        self._local = threading.local()
         self.max_event_bytes = max_event_bytes  # every stored event must fit the shared log
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(SetAsList())
+        transcoder.register(CarrierSidsAsDict())
+
+    def _take_snapshots(self, processing_event) -> None:
+        """Snapshots are taken after the events committed: one that fails costs a slower cold
+        load later, never the command (its answer, its after-commit effects)."""
+        try:
+            super()._take_snapshots(processing_event)
+        except Exception:  # noqa: BLE001 - the events are stored; say so and go on
+            log.exception("a snapshot could not be taken; cold loads replay more events until the next")
 
     def ensure_events_fit(self, *aggregates) -> None:
         """Refuse (before anything is stored) a command whose events the log could not hold."""
@@ -69,165 +96,105 @@ class Texting(DeliveryUseCases, InboxUseCases, DirectoryUseCases, Application):
                     raise EventTooLarge(f"That is too large to keep: it would take {size:,} bytes, "
                                         f"and the limit is {self.max_event_bytes:,}.")
 
-    # -- plumbing ---------------------------------------------------------------
-    @contextmanager
-    def batch(self):
-        """Group commit: inside, ``save`` only collects; the caller commits with
-        :meth:`commit_batch` (one transaction for many commands) or drops the batch.
-        Commands in one batch see each other's changes (one instance per aggregate)."""
-        self._local.batch = Batch()
-        try:
-            yield self._local.batch
-        finally:
-            self._local.batch = None
+    # -- units of work --------------------------------------------------------------
+    def unit(self, fresh_keys: bool = True) -> UnitOfWork:
+        """A new, empty unit of work on this event store."""
+        return UnitOfWork(self, self.sealer, fresh_keys)
 
-    def commit_batch(self, batch: Batch) -> None:
-        if batch.pending:
-            Application.save(self, *batch.pending.values())
-
-    def save(self, *objs, **kwargs):
-        self.ensure_events_fit(*objs)
-        batch = getattr(self._local, "batch", None)
-        if batch is None:
-            return super().save(*objs, **kwargs)
-        for agg in objs:
-            batch.aggregates[agg.id] = batch.pending[agg.id] = agg
-        return []
-
-    def retrying(self, decide: Callable[[], T], attempts: int = 8) -> T:
-        """Run ``decide`` (load, decide, save) again when a concurrent write wins."""
-        if getattr(self._local, "batch", None) is not None:
-            return decide()  # conflicts surface when the whole batch commits
-        for attempt in range(attempts):
+    def run(self, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``use_case(unit, *args)`` in a unit of its own, committed; decided again on fresh
+        state (a new unit) when a concurrent writer won the race."""
+        for attempt in range(ATTEMPTS):
+            uow = self.unit(fresh_keys=attempt == 0)
             try:
-                return decide()
+                result = use_case(uow, *args, **kwargs)
+                uow.commit()
+                return result
             except IntegrityError:
-                if attempt == attempts - 1:
+                if attempt == ATTEMPTS - 1:
                     raise
                 time.sleep(0.002 * (attempt + 1))
         raise AssertionError("unreachable")
 
+    # -- reads (a unit that is never committed) -----------------------------------------
     def get_or_none(self, aggregate_id: UUID) -> Any:
-        batch = getattr(self._local, "batch", None)
-        if batch is not None and aggregate_id in batch.aggregates:
-            return batch.aggregates[aggregate_id]
-        try:
-            aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        if batch is not None:
-            batch.aggregates[aggregate_id] = aggregate
-        return aggregate
+        return self.unit().get(aggregate_id)
 
     def firm(self, firm_id: str) -> Firm | None:
-        return self.get_or_none(firm_id_of(firm_id))
-
-    def firm_for_number(self, number: str) -> str | None:
-        claim = self.get_or_none(number_claim_id(number))
-        return claim.firm_id if claim else None
-
-    def is_blocked(self, conversation_id: UUID) -> bool:
-        conv = self.get_or_none(conversation_id)
-        return bool(conv is not None and conv.blocked)
+        return self.unit().firm(firm_id)
 
     def conversation(self, firm_id: str, conversation_id: UUID) -> Conversation:
         """The firm's open conversation, or NotFound (other firms' and blocked ones alike)."""
-        conv = self.get_or_none(conversation_id)
-        if not isinstance(conv, Conversation) or conv.firm_id != firm_id or conv.blocked:
-            raise NotFound("No such conversation.")
-        return conv
+        return self.unit().conversation(firm_id, conversation_id)
 
-    # -- conversations ------------------------------------------------------------
-    def open_conversation(self, firm_id: str, e164: str, by_user: str | None) -> tuple[Conversation, bool]:
-        """The conversation with ``e164``, started if new. Returns (conversation, created)."""
-        phone_hash = self.sealer.phone_hash(firm_id, e164)
-        conv_id = conversation_id_of(firm_id, phone_hash)
+    def is_blocked(self, conversation_id: UUID) -> bool:
+        conv = self.unit().any_conversation(conversation_id)
+        return bool(conv is not None and conv.blocked)
 
-        def decide() -> tuple[Conversation, bool]:
-            conv = self.get_or_none(conv_id)
-            if conv is not None:
-                if conv.blocked:
-                    raise Blocked("This number is blocked: the firm no longer texts with it.")
-                return conv, False
-            self.sealer.new_scope(conversation_scope(conv_id))
-            phone_ct = self.sealer.seal(conversation_scope(conv_id), e164)
-            conv = Conversation(firm_id=firm_id, phone_hash=phone_hash, phone_ct=phone_ct, started_by=by_user)
-            self.save(conv)
-            return conv, True
+    def firm_for_number(self, number: str) -> str | None:
+        return directory.firm_for_number(self.unit(), number)
 
-        return self.retrying(decide)
+    def staff_user(self, firm_id: str, user_id: str):
+        return directory.staff_user(self.unit(), firm_id, user_id)
 
-    def request_outbound(self, firm_id: str, conversation_id: UUID, user_id: str, body: str) -> dict:
-        """Queue a text to the conversation's number; the sender agent dispatches it."""
-        text = (body or "").strip()
-        if not text:
-            raise InvalidBody("The message is empty.")
-        if len(body) > MAX_BODY:
-            raise InvalidBody(f"The message is {len(body)} characters long; the limit is {MAX_BODY}.")
-        try:
-            check_text(body, "the message", MAX_BODY)
-        except InputRefused as refused:
-            raise InvalidBody(f"The message cannot be sent: {refused.message}.") from None
+    def may_send(self, conversation_id: UUID, message_id: str) -> bool:
+        return delivery.may_send(self.unit(), conversation_id, message_id)
 
-        def decide() -> dict:
-            conv = self.conversation(firm_id, conversation_id)
-            message_id = new_message_id()
-            conv.send_text(message_id=message_id, user_id=user_id,
-                           body_ct=self.sealer.seal(conversation_scope(conv.id), body))
-            self.save(conv)
-            return {"id": message_id, "conversation_id": str(conv.id), "direction": "outbound",
-                    "body": body, "media": [], "sender_user_id": user_id, "status": "queued",
-                    "created_at": conv.modified_on.isoformat()}
+    # -- the use cases, one unit each ---------------------------------------------------
+    def open_conversation(self, *args, **kwargs) -> tuple[Conversation, bool]:
+        return self.run(conversations.open_conversation, *args, **kwargs)
 
-        return self.retrying(decide)
+    def request_outbound(self, *args, **kwargs) -> dict:
+        return self.run(conversations.request_outbound, *args, **kwargs)
 
-    def receive_inbound(self, firm_id: str, e164: str, carrier_sid: str, body: str,
-                        media: list[dict] | None = None, rejected_media: list[dict] | None = None,
-                        carrier_answered_help: bool = False) -> InboundOutcome:
-        """Record a text from ``e164``; STOP/START/HELP change consent. Idempotent per carrier sid."""
-        phone_hash = self.sealer.phone_hash(firm_id, e164)
-        conv_id = conversation_id_of(firm_id, phone_hash)
-        scope = conversation_scope(conv_id)
+    def receive_inbound(self, *args, **kwargs) -> InboundOutcome:
+        return self.run(conversations.receive_inbound, *args, **kwargs)
 
-        def decide() -> InboundOutcome:
-            conv = self.get_or_none(conv_id)
-            if conv is None:
-                self.sealer.new_scope(scope)
-                conv = Conversation(firm_id=firm_id, phone_hash=phone_hash,
-                                    phone_ct=self.sealer.seal(scope, e164), started_by=None)
-            if conv.has_carrier_sid(carrier_sid):
-                return InboundOutcome(conv.id, conv.carrier_sids[carrier_sid] or None, duplicate=True)
-            if conv.blocked:
-                # Nothing of the text is kept: only that something arrived and was dropped.
-                conv.drop_blocked_text(carrier_sid=carrier_sid)
-                self.save(conv)
-                return InboundOutcome(conv.id, None, dropped=True)
-            keyword = consent.keyword_of(body)
-            effect = consent.consent_effect(keyword)
-            message_id = new_message_id()
-            conv.receive(message_id=message_id, carrier_sid=carrier_sid,
-                         body_ct=self.sealer.seal(scope, body or ""), media=self._seal_media(scope, media),
-                         rejected_media=list(rejected_media or []), keyword=keyword)
-            if effect == "opt_out" and not conv.opted_out:
-                conv.opt_out(source="keyword", keyword=keyword, message_id=message_id)
-            elif effect == "opt_in" and conv.opted_out:
-                conv.opt_in(source="keyword", keyword=keyword, message_id=message_id)
-            elif effect == "help":
-                self._answer_help(conv, message_id, carrier_answered_help)
-            self.save(conv)
-            return InboundOutcome(conv.id, message_id, effect=effect)
+    def record_dispatch(self, *args, **kwargs) -> bool:
+        return self.run(delivery.record_dispatch, *args, **kwargs)
 
-        return self.retrying(decide)
+    def record_status(self, *args, **kwargs) -> bool:
+        return self.run(delivery.record_status, *args, **kwargs)
 
-    def _seal_media(self, scope: str, media: list[dict] | None) -> list[dict]:
-        """An image's digest identifies it: it is sealed like the body, so shredding covers it."""
-        return [{"id": m["id"], "content_type": m["content_type"], "size": m["size"],
-                 "sha256_ct": self.sealer.seal(scope, m["sha256"])} for m in media or []]
+    def mute(self, *args) -> Conversation:
+        return self.run(inbox.mute, *args)
 
-    def _answer_help(self, conv: Conversation, message_id: str, carrier_answered: bool) -> None:
-        firm = self.firm(conv.firm_id)
-        answer = not carrier_answered and bool(firm and firm.help_text) and not conv.opted_out
-        conv.help_requested(message_id=message_id, answered=answer)
-        if answer:
-            conv.send_text(message_id=new_message_id(), user_id=SYSTEM_USER,
-                           body_ct=self.sealer.seal(conversation_scope(conv.id), firm.help_text))
+    def unmute(self, *args) -> Conversation:
+        return self.run(inbox.unmute, *args)
+
+    def leave(self, *args) -> Conversation:
+        return self.run(inbox.leave, *args)
+
+    def mark_read(self, *args) -> Conversation:
+        return self.run(inbox.mark_read, *args)
+
+    def archive(self, *args) -> Conversation:
+        return self.run(inbox.archive, *args)
+
+    def block(self, *args) -> Conversation:
+        """Block the number; its key is destroyed after the commit (domain/use_cases_inbox.py)."""
+        return self.run(inbox.block, *args)
+
+    def configure_firm(self, *args, **kwargs):
+        return self.run(directory.configure_firm, *args, **kwargs)
+
+    def sync_user(self, *args):
+        return self.run(directory.sync_user, *args)
+
+    def choose_notifications(self, *args):
+        return self.run(directory.choose_notifications, *args)
+
+    def see_notifications(self, *args) -> None:
+        self.run(directory.see_notifications, *args)
+
+    def sync_contact(self, *args):
+        return self.run(directory.sync_contact, *args)
+
+    def delete_contact(self, *args) -> None:
+        self.run(directory.delete_contact, *args)
+
+    def sync_case(self, *args):
+        return self.run(directory.sync_case, *args)
+
+    def delete_case(self, *args) -> None:
+        self.run(directory.delete_case, *args)

@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from adapters.keystore import PostgresKeyStore
 from adapters.sealer import AesGcmSealer, master_key_bytes
+from adapters.unit_recorder import TOPIC as UNIT_RECORDER_TOPIC
 from domain.texting import Texting
 from firmtext.config import Settings
 
@@ -24,6 +25,8 @@ def eventsourcing_env(database_url: str, pool_size: int = 10) -> dict[str, str]:
     info = conninfo_to_dict(database_url)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        # Keeps a unit of work's new data keys and Idempotency-Key answers with its events.
+        "APPLICATION_RECORDER_TOPIC": UNIT_RECORDER_TOPIC,
         "POSTGRES_DBNAME": info.get("dbname", "firmtext"),
         "POSTGRES_HOST": info.get("host", "127.0.0.1"),
         "POSTGRES_PORT": str(info.get("port", 5432)),

@@ -21,6 +21,7 @@ from domain.errors import MediaNotSupported, NotFound
 from domain.ids import contact_id_of
 from domain.input_policy import is_id
 from domain.texting import conversation_scope
+from domain.use_cases_conversation import open_conversation, request_outbound
 from domain.use_cases_directory import directory_scope
 
 if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
@@ -67,12 +68,12 @@ async def compose(request: Request, who: Caller = Depends(texting_user), c: Cont
     """Open the conversation with a contact's number or a raw number (201 new, 200 existing)."""
     payload, raw = await json_object(request)
 
-    def act():
+    def act(uow):
         phone = payload.get("phone")
         if payload.get("contact_id") is not None:
             if not is_id(payload["contact_id"]):
                 raise ApiError(422, "invalid_request", "contact_id must be a contact's id.")
-            contact = c.texting.get_or_none(contact_id_of(who.firm_id, payload["contact_id"]))
+            contact = uow.get(contact_id_of(who.firm_id, payload["contact_id"]))
             if contact is None or contact.deleted:
                 raise NotFound("No such contact.")
             phones = [c.sealer.open(directory_scope(who.firm_id), ct) for ct in contact.phones_ct]
@@ -84,8 +85,9 @@ async def compose(request: Request, who: Caller = Depends(texting_user), c: Cont
                 raise ApiError(422, "invalid_phone", "That number is not one of the contact's numbers.")
         elif not isinstance(phone, str):
             raise ApiError(422, "invalid_request", "Send either contact_id or phone.")
-        conv, created = c.texting.open_conversation(who.firm_id, to_e164(phone), who.user_id)
-        return (201 if created else 200), conversation_view(conv, who.user_id, c.reads)
+        e164 = to_e164(phone)
+        conv, created = open_conversation(uow, who.firm_id, e164, who.user_id)
+        return (201 if created else 200), conversation_view(conv, who.user_id, c.reads, e164)
 
     return await c.run_sync(run_idempotently, c, who, request, raw, act,
                             lambda payload: conversation_scope(payload["id"]))
@@ -120,8 +122,8 @@ async def send_message(conversation_id: str, request: Request, who: Caller = Dep
         raise ApiError(422, "invalid_body", "body must be the text to send.")
     conv_id = parse_id(conversation_id)
 
-    def act():
-        return 202, {"message": c.texting.request_outbound(who.firm_id, conv_id, who.user_id, body)}
+    def act(uow):
+        return 202, {"message": request_outbound(uow, who.firm_id, conv_id, who.user_id, body)}
 
     return await c.run_sync(run_idempotently, c, who, request, raw, act, lambda _: conversation_scope(conv_id))
 

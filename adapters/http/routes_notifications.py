@@ -23,6 +23,7 @@ from adapters.http.notification_feed import NotificationFeed
 from adapters.http.openapi import refusals
 from adapters.http.paging import Cursors, clamp_limit
 from adapters.http.routes_conversations import json_object
+from domain import use_cases_directory as directory
 
 if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
     from firmtext.bootstrap import Container
@@ -54,14 +55,14 @@ async def see_notifications(request: Request, who: Caller = Depends(texting_user
     if up_to is not None and (isinstance(up_to, bool) or not isinstance(up_to, int) or up_to < 0):
         raise ApiError(422, "invalid_request", "up_to must be the seq of a notification (a whole number).")
 
-    def act():
+    def act(uow):
         feed = NotificationFeed(c.reads)
         newest = feed.newest(who.firm_id, who.user_id, "in_app")
         # Never beyond the newest row: a too-large mark would hide notifications not yet written.
         mark = newest if up_to is None else min(up_to, newest)
         seen = feed.seen_up_to(who.firm_id, who.user_id)
         if seen is None or mark > seen:
-            c.texting.see_notifications(who.firm_id, who.user_id, mark)  # NotFound if never synced
+            directory.see_notifications(uow, who.firm_id, who.user_id, mark)  # NotFound if never synced
         mark = max(mark, seen or 0)
         return 200, {"seen_up_to": mark, "unseen": feed.unseen_count(who.firm_id, who.user_id, mark)}
 

@@ -17,6 +17,7 @@ from adapters.phone import InvalidPhone, to_e164
 from adapters.twilio_signature import is_valid_signature
 from adapters.twilio_webhooks import WebhookInvalid, parse_inbound, parse_status
 from domain.ids import conversation_id_of
+from domain.use_cases_conversation import receive_inbound
 
 if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
     from firmtext.bootstrap import Container
@@ -70,7 +71,7 @@ async def inbound_message(request: Request, c: Container = Depends(container)):
         media, rejected = await c.media_intake.ingest(firm_id, conversation_id, text)
     # Twilio sets OptOutType when its own Advanced Opt-Out already answered the keyword.
     carrier_answered = bool(text.extra.get("OptOutType"))
-    outcome = await c.committer.submit(c.texting.receive_inbound, firm_id, sender, text.message_sid, text.body,
+    outcome = await c.committer.submit(receive_inbound, firm_id, sender, text.message_sid, text.body,
                                        media, rejected, carrier_answered)
     c.metrics.inbound(outcome)
     return twiml(EMPTY_TWIML)

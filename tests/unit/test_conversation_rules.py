@@ -2,6 +2,7 @@ import pytest
 
 from domain.errors import Blocked, InvalidBody, NotFound, NumberTaken, OptedOut
 from domain.texting import conversation_scope
+from domain.use_cases_conversation import receive_inbound, request_outbound
 from tests.unit.fakes import in_memory_texting
 
 CLIENT = "+15551230001"
@@ -34,7 +35,7 @@ def test_same_carrier_sid_twice_records_one_message(app):
     second = app.receive_inbound("acme", CLIENT, "SM" + "2" * 32, "hi")
     conv = app.conversation("acme", first.conversation_id)
     assert second.duplicate and second.message_id == first.message_id
-    assert len(conv.messages) == 1
+    assert conv.inbound_count == 1
 
 
 @pytest.mark.parametrize("keyword", ["STOP", "stop", "  Stop ", "UNSUBSCRIBE", "cancel", "END", "QUIT",
@@ -123,9 +124,9 @@ def test_a_group_commit_saves_many_commands_in_one_transaction_with_one_by_one_s
 
     async def burst():
         sids = ["SM" + f"{i:032x}" for i in range(40)]
-        calls = [committer.submit(app.receive_inbound, "acme", f"+1555123{i % 5:04d}", sid, f"text {i}")
+        calls = [committer.submit(receive_inbound, "acme", f"+1555123{i % 5:04d}", sid, f"text {i}")
                  for i, sid in enumerate(sids)]
-        calls.append(committer.submit(app.receive_inbound, "acme", "+15551230000", sids[0], "duplicate"))
+        calls.append(committer.submit(receive_inbound, "acme", "+15551230000", sids[0], "duplicate"))
         return await asyncio.gather(*calls)
 
     outcomes = asyncio.run(burst())
@@ -145,13 +146,13 @@ def test_a_refused_command_in_a_batch_does_not_leak_its_neighbours_changes(app):
 
     async def mixed():
         return await asyncio.gather(
-            committer.submit(app.receive_inbound, "acme", "+15559870001", "SM" + "d" * 32, "hello"),
-            committer.submit(app.request_outbound, "acme", stopped.conversation_id, "alice", "refused"),
+            committer.submit(receive_inbound, "acme", "+15559870001", "SM" + "d" * 32, "hello"),
+            committer.submit(request_outbound, "acme", stopped.conversation_id, "alice", "refused"),
             return_exceptions=True)
 
     ok, refused = asyncio.run(mixed())
     assert isinstance(refused, OptedOut) and committer.fallbacks == 1
-    assert len(app.conversation("acme", ok.conversation_id).messages) == 1
+    assert app.conversation("acme", ok.conversation_id).inbound_count == 1
 
 
 def test_sending_in_an_archived_conversation_brings_it_back(app):

@@ -286,10 +286,11 @@ def test_read_models_agree_with_the_aggregates_themselves(history):
             assert state["left"] == (state["user_id"] in conv.left), state
             assert state["participant"] == (state["user_id"] in conv.participants), state
         rows = {r["message_id"]: r for r in messages.select(MESSAGES, conversation_id=conv_id)}
-        assert {m: v["status"] for m, v in conv.messages.items()} == {m: r["status"] for m, r in rows.items()}
+        assert {m: v["status"] for m, v in conv.messages.items()} == {  # the aggregate keeps outbound only
+            m: r["status"] for m, r in rows.items() if r["direction"] == "outbound"}
         assert sorted(r["seq"] for r in rows.values()) == list(range(1, len(rows) + 1))
         last = row["last_message"]
-        if last is not None:
+        if last is not None and last["id"] in conv.messages:
             assert last["status"] == conv.messages[last["id"]]["status"]
 
 

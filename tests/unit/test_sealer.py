@@ -1,31 +1,30 @@
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from adapters.keystore import InMemoryKeyStore, KeyDestroyed
-from adapters.sealer import AesGcmSealer, KeyConflict
+from adapters.sealer import AesGcmSealer
 
 
-def test_deferred_keys_are_stored_at_flush_and_open_everywhere():
+def test_a_fresh_key_is_stored_only_by_its_write_and_then_opens_everywhere():
     store = InMemoryKeyStore()
     api, worker = AesGcmSealer(store, b"m" * 32), AesGcmSealer(store, b"m" * 32)
-    with api.deferring():
-        api.new_scope("conversation:1")
-        sealed = api.seal("conversation:1", "hello")
-        assert store.get("conversation:1") is None  # not yet durable
-        api.flush_deferred()
-    assert worker.open("conversation:1", sealed) == "hello"
+    key = api.fresh_key("conversation:1")
+    sealed = api.seal("conversation:1", "hello", key)
+    assert store.get("conversation:1") is None  # not yet durable
+    api.keep_keys({"conversation:1": key}).apply(None)
+    api.adopt({"conversation:1": key})
+    assert worker.open("conversation:1", sealed) == "hello" and api.open("conversation:1", sealed) == "hello"
 
 
-def test_a_deferred_key_that_loses_a_race_is_refused_and_forgotten():
+def test_a_fresh_key_that_loses_a_race_is_refused_and_never_used():
     store = InMemoryKeyStore()
     api, other = AesGcmSealer(store, b"m" * 32), AesGcmSealer(store, b"m" * 32)
-    with api.deferring():
-        api.new_scope("conversation:2")
-        lost = api.seal("conversation:2", "never stored")
-        other.new_scope("conversation:2")  # another process won the scope meanwhile
-        with pytest.raises(KeyConflict):
-            api.flush_deferred()
-    # The losing key is gone from the cache: sealing again uses the stored key.
-    again = api.seal("conversation:2", "stored")
+    lost_key = api.fresh_key("conversation:2")
+    lost = api.seal("conversation:2", "never stored", lost_key)
+    other.seal("conversation:2", "the winner")  # another process got the scope a key meanwhile
+    with pytest.raises(IntegrityError):
+        api.keep_keys({"conversation:2": lost_key}).apply(None)
+    again = api.seal("conversation:2", "stored")  # the stored key, not the one that lost
     assert other.open("conversation:2", again) == "stored"
     assert other.open("conversation:2", lost) is None
 
@@ -38,7 +37,5 @@ def test_destroyed_scopes_stay_destroyed():
     assert sealer.open("conversation:3", sealed) is None
     with pytest.raises(KeyDestroyed):
         sealer.seal("conversation:3", "again")
-    with sealer.deferring():
-        sealer.new_scope("conversation:3")
-        with pytest.raises(KeyConflict):
-            sealer.flush_deferred()
+    with pytest.raises(IntegrityError):
+        sealer.keep_keys({"conversation:3": sealer.fresh_key("conversation:3")}).apply(None)
