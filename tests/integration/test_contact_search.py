@@ -20,7 +20,7 @@ from adapters.search_index import SearchDigests
 from adapters.sealer import AesGcmSealer
 from domain.envelope import Event
 from domain.scopes import directory_scope
-from domain.texting import Texting
+from tests.unit.fakes import InMemoryTexting
 from projections.links import LINKS
 from projections.search import SEARCH
 from projections.writer import ProjectionWriter, ensure_schema
@@ -36,7 +36,7 @@ class World:
     def __init__(self, url: str) -> None:
         self.pool = ConnectionPool(url, min_size=1, max_size=4, kwargs={"autocommit": True})
         self.sealer = AesGcmSealer(PostgresKeyStore(self.pool), b"s" * 32)
-        self.app = Texting(self.sealer, env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+        self.app = InMemoryTexting(self.sealer, env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
         self.reads = ReadModels(self.pool, self.sealer)
         self.conn = psycopg.connect(url, autocommit=True)
         self.writer = ProjectionWriter(self.conn, [LINKS, SEARCH], keys=SearchDigests(self.sealer))
