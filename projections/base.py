@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from projections.store import RowStore, Table
+from projections.unknown import unknown_version
 from domain.envelope import Event
 
 Handler = Callable[[RowStore, Event], None]
@@ -60,13 +61,17 @@ def apply_new(projection: Projection, store: RowStore, positions: Positions, eve
     relay republish) and changes nothing: this is what makes projections exactly-once.
     An event the projection cannot apply raises; with ``set_aside`` (the rebuild) it is
     handed to ``set_aside`` instead and passed over, as the live writer does on its
-    savepoint path. An unstorable event is refused before its handler runs, so both
+    savepoint path. An event of a published type under a schema version the contract does
+    not declare is passed over unapplied. An unstorable event is refused before its handler runs, so both
     ways set aside exactly the same events and neither leaves half of one behind.
     """
     moved: Positions = {}
     for event in events:
         last = positions.get(event.partition, (0, -1))
         if event.notification_id <= last[0]:
+            continue
+        if unknown_version(event):  # counted by the live writer (projections/unknown.py); never applied
+            positions[event.partition] = moved[event.partition] = (event.notification_id, event.offset)
             continue
         try:
             if event.type in projection.handlers and unstorable(event.envelope):

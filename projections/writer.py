@@ -18,6 +18,7 @@ from adapters import pg_locks
 from adapters.pg_schema import NOTIFY_CHANNEL
 from projections.base import Projection, apply_new
 from projections.pg_store import PgStore
+from projections.unknown import UPSERT as UNKNOWN_UPSERT, counted, unknown_to
 from domain.envelope import Event
 
 log = logging.getLogger("firmtext.projections")
@@ -91,6 +92,7 @@ class ProjectionWriter:
                  schemas: dict[str, str] | None = None, fresh: bool = False) -> None:
         self.conn, self.projections, self.fresh = conn, projections, fresh
         self.schemas = schemas or {p.name: p.schema for p in projections}
+        self.unknown = unknown_to(projections)
         # In fresh (rebuild) mode rows and tracking stay in memory across batches; rows the
         # schemas already hold (a resumed rebuild) are read once, here.
         self._stores = {p.name: PgStore(conn, self.schemas[p.name], fresh=True) for p in projections} if fresh else {}
@@ -127,9 +129,12 @@ class ProjectionWriter:
             for partition in sorted({e.partition for e in events}):  # one order everywhere: no deadlock
                 self.conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (PARTITION_LOCK, partition))
             live = False
+            before = {name: self._tracking_of(schema) for name, schema in self.schemas.items()}
+            unknown = counted(events, self.unknown, lambda e: any(  # not applied before by some projection
+                e.notification_id > positions.get(e.partition, (0, -1))[0] for positions in before.values()))
             for projection in self.projections:
                 schema = self.schemas[projection.name]
-                positions = self._tracking_of(schema)
+                positions = before[projection.name]
                 touched = {}
                 for chunk in ([e] for e in events) if isolate else [events]:
                     try:
@@ -145,6 +150,11 @@ class ProjectionWriter:
                         touched.update(self._set_aside(projection, chunk[0], exc, positions))
                 self._track(schema, touched)
                 live = live or bool(touched and projection.name in LIVE_PROJECTIONS)
+            if unknown:
+                log.warning("skipping %s event(s) of a type or schema version no projection knows: %s",
+                            sum(r[2] for r in unknown), ", ".join(f"{r[0]} v{r[1]}" for r in unknown))
+                with self.conn.cursor() as cur:
+                    cur.executemany(UNKNOWN_UPSERT, unknown)
             if live:  # delivered at commit, so a woken stream reads the new rows
                 self.conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, notify_payload(events)))
 
@@ -168,7 +178,8 @@ class ProjectionWriter:
             positions = self._tracking_of(store.schema)
             # Only the events it handles go through the projection (a rebuild applies millions);
             # those it ignores change nothing but still count as applied, so tracking moves past them.
-            handled = [e for e in events if e.envelope["type"] in projection.handlers]
+            handlers = projection.handlers  # (a foreign envelope's type may be a list: unhashable)
+            handled = [e for e in events if type(t := e.envelope["type"]) is str and t in handlers]
             touched = apply_new(projection, store, positions, handled,
                                 lambda event, exc, p=projection: prepared.failures.append(failure_row(p, event, exc)))
             for partition, position in newest.items():
