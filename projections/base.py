@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+import orjson
+
 from projections.store import RowStore, Table
 from projections.unknown import unknown_version
 from domain.envelope import Event
@@ -42,19 +44,37 @@ class Unstorable(ValueError):
     """The event holds text PostgreSQL cannot store; no projection applies it."""
 
 
-def unstorable(value) -> bool:
-    """True when ``value`` (an event's data) holds text PostgreSQL cannot store."""
+def _unstorable(value) -> bool:
     if isinstance(value, str):
         return _UNSTORABLE.search(value) is not None
     if isinstance(value, dict):
-        return any(unstorable(k) or unstorable(v) for k, v in value.items())
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(unstorable(v) for v in value)
+        return any(_unstorable(v) for v in value)
     return False
 
 
+def unstorable(value) -> bool:
+    """True when ``value`` (an event's data) holds text PostgreSQL cannot store."""
+    try:  # one pass in C: JSON writes NUL as \u0000, and orjson refuses a lone surrogate
+        if b"\\u0000" not in orjson.dumps(value):
+            return False
+    except (TypeError, orjson.JSONEncodeError):
+        pass
+    return _unstorable(value)  # the exact answer (a literal backslash-u0000 is storable text)
+
+
+class Screen:
+    """What :func:`apply_new` passes over in a batch, found once for every projection:
+    events of an unknown schema version, and events PostgreSQL cannot store."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self.skipped = {id(e) for e in events if unknown_version(e)}
+        self.refused = {id(e) for e in events if id(e) not in self.skipped and unstorable(e.envelope)}
+
+
 def apply_new(projection: Projection, store: RowStore, positions: Positions, events: list[Event],
-              set_aside: SetAside | None = None) -> Positions:
+              set_aside: SetAside | None = None, screen: Screen | None = None) -> Positions:
     """Apply the events not applied before, in order; returns the positions that moved.
 
     An event at or below its partition's last notification id is a redelivery (or a
@@ -64,17 +84,20 @@ def apply_new(projection: Projection, store: RowStore, positions: Positions, eve
     savepoint path. An event of a published type under a schema version the contract does
     not declare is passed over unapplied. An unstorable event is refused before its handler runs, so both
     ways set aside exactly the same events and neither leaves half of one behind.
+    ``screen`` (a batch's :class:`Screen`) saves finding those again per projection.
     """
     moved: Positions = {}
+    screen = screen or Screen(events)
+    handlers = projection.handlers
     for event in events:
         last = positions.get(event.partition, (0, -1))
         if event.notification_id <= last[0]:
             continue
-        if unknown_version(event):  # counted by the live writer (projections/unknown.py); never applied
+        if id(event) in screen.skipped:  # counted by the live writer (projections/unknown.py); never applied
             positions[event.partition] = moved[event.partition] = (event.notification_id, event.offset)
             continue
         try:
-            if event.type in projection.handlers and unstorable(event.envelope):
+            if id(event) in screen.refused and event.type in handlers:
                 raise Unstorable("the event holds a NUL character or a lone surrogate, which PostgreSQL "
                                  "cannot store")
             projection.apply(store, event)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import psycopg
@@ -16,8 +17,9 @@ from psycopg import sql
 
 from adapters import pg_locks
 from adapters.pg_schema import NOTIFY_CHANNEL
-from projections.base import Projection, apply_new
+from projections.base import Projection, Screen, apply_new
 from projections.pg_store import PgStore
+from projections.preload import preload
 from projections.unknown import UPSERT as UNKNOWN_UPSERT, counted, unknown_to
 from domain.envelope import Event
 
@@ -79,6 +81,17 @@ def tracked(conn: psycopg.Connection, schema: str) -> dict[int, tuple[int, int]]
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
+def tracked_all(conn: psycopg.Connection, schemas: dict[str, str]) -> dict[str, dict[int, tuple[int, int]]]:
+    """:func:`tracked` of every schema (projection name -> schema) in one query."""
+    query = sql.SQL(" UNION ALL ").join(sql.SQL("SELECT {}::text, partition, notification_id, kafka_offset FROM {}.tracking")
+                                        .format(sql.Literal(name), sql.Identifier(schema))
+                                        for name, schema in schemas.items())
+    found: dict[str, dict[int, tuple[int, int]]] = {name: {} for name in schemas}
+    for name, partition, notification_id, offset in conn.execute(query).fetchall():
+        found[name][partition] = (notification_id, offset)
+    return found
+
+
 def notify_payload(events: list[Event]) -> str:
     """The firms of a batch as a JSON list, or "" (wake everyone) when it would not fit."""
     payload = json.dumps(sorted({e.firm_id for e in events}))
@@ -126,21 +139,26 @@ class ProjectionWriter:
     def _apply_live(self, events: list[Event], isolate: bool) -> None:
         with self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (SWAP_LOCK,))
-            for partition in sorted({e.partition for e in events}):  # one order everywhere: no deadlock
-                self.conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (PARTITION_LOCK, partition))
+            # One statement, partitions in one order everywhere (no deadlock).
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s, p) FROM unnest(%s::int[]) AS p",
+                              (PARTITION_LOCK, sorted({e.partition for e in events})))
             live = False
-            before = {name: self._tracking_of(schema) for name, schema in self.schemas.items()}
+            before = tracked_all(self.conn, self.schemas)
             unknown = counted(events, self.unknown, lambda e: any(  # not applied before by some projection
                 e.notification_id > positions.get(e.partition, (0, -1))[0] for positions in before.values()))
+            screen = Screen(events)
             for projection in self.projections:
                 schema = self.schemas[projection.name]
                 positions = before[projection.name]
                 touched = {}
                 for chunk in ([e] for e in events) if isolate else [events]:
                     try:
-                        with self.conn.transaction():  # a savepoint when isolating
+                        with self.conn.transaction() if isolate else nullcontext():  # a savepoint per event
                             store = PgStore(self.conn, schema)
-                            touched.update(apply_new(projection, store, positions, chunk))
+                            if not isolate:  # every row the batch reads, in a few queries
+                                preload(projection, store, [e for e in chunk if e.notification_id > positions.get(
+                                    e.partition, (0, -1))[0]])
+                            touched.update(apply_new(projection, store, positions, chunk, screen=screen))
                             store.flush()
                     except (psycopg.OperationalError, psycopg.InterfaceError):
                         raise

@@ -19,7 +19,7 @@ from streams.continuity import Continuity, kafka_position, to_events
 
 log = logging.getLogger("firmtext.worker")
 
-PROJECT_BATCH = 1000  # events per projection transaction
+PROJECT_BATCH = 4000  # events per projection transaction, at most (a backlog: bench/results/projector.json)
 SEND_BATCH = 500
 BATCH_WITHIN = 0.05  # seconds a batch waits to fill
 
