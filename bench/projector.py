@@ -121,6 +121,33 @@ def project(url: str, items: list, limit: int | None = None) -> dict:
                 server_cpu / len(items) * 1e6)}}
 
 
+def _project_part(url: str, records: list, out) -> None:
+    out.put(project(url, faust_items(records)))
+
+
+def project_parallel(url: str, records: list, jobs: int) -> dict:
+    """``jobs`` projector processes at once, each on its share of the partitions (as
+    several workers in one consumer group split them): wall time until all are done."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    shares = [[r for r in records if r[0] % jobs == j] for j in range(jobs)]
+    began = time.perf_counter()
+    workers = [context.Process(target=_project_part, args=(url, share, out)) for share in shares]
+    for w in workers:
+        w.start()
+    parts = [out.get() for _ in workers]
+    for w in workers:
+        w.join()
+    seconds = time.perf_counter() - began
+    return {"jobs": jobs, "events": len(records), "seconds": round(seconds, 2),
+            "events_per_second": round(len(records) / seconds),
+            "events_per_cpu_second": round(len(records) / sum(
+                p["python_cpu_seconds"] + p["postgres_backend_cpu_seconds"] for p in parts)),
+            "per_process": parts}
+
+
 def backend_cpu(pid: int) -> float:
     """CPU seconds the PostgreSQL backend ``pid`` used so far (same machine: /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -183,6 +210,8 @@ def run(settings: Settings, events: int, runs: int = 2) -> dict:
             fresh_schemas(url)
             timed.append(project(url, items))
         best = max(timed, key=lambda r: r["events_per_second"])
+        fresh_schemas(url)
+        two = project_parallel(url, records, 2)
         rows = rows_written(url)
         ceiling = copy_ceiling(url, len(items))
         with psycopg.connect(url) as conn:
@@ -192,12 +221,13 @@ def run(settings: Settings, events: int, runs: int = 2) -> dict:
     finally:
         drop_database(server, "bench_projector")
     return {"events": len(items), "batch": PROJECT_BATCH, "topic_fill": {k: round(v, 2) for k, v in filled.items()},
-            "runs": timed, "projector": best, "set_aside": failures, "unknown": int(unknown),
+            "runs": timed, "projector": best, "two_processes": two, "set_aside": failures, "unknown": int(unknown),
             "rows_written": sum(rows.values()), "rows_by_table": rows,
             "ceilings": {"kafka_read": {"seconds": round(read_seconds, 2),
                                         "events_per_second": round(len(items) / read_seconds)},
                          "copy_same_rows": ceiling},
             "target_events_per_second": 10_000, "met": best["events_per_second"] >= 10_000,
+            "met_by_two_processes": two["events_per_second"] >= 10_000,
             "cprofile_top": text}
 
 
