@@ -231,10 +231,19 @@ def run(settings: Settings, events: int, runs: int = 2) -> dict:
             "cprofile_top": text}
 
 
-if __name__ == "__main__":
-    settings = Settings.from_env(secrets=False)
-    result = run(settings, int(sys.argv[1]) if len(sys.argv) > 1 else 50_000, int(sys.argv[2]) if len(sys.argv) > 2 else 2)
+def bench_step(settings: Settings, say=print, events: int | None = None, runs: int = 2) -> dict:
+    """The step of bench/run.py (and ``python -m bench.projector``): ``events`` (default
+    BENCH_PROJECTOR_EVENTS, 50000) through the projector; writes results/projector.json."""
+    count = events or int(os.environ.get("BENCH_PROJECTOR_EVENTS", "50000"))
+    say(f"live projector: {count:,} events through the project agent's per-batch code, alone")
+    result = run(settings, count, runs)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "projector.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps({k: v for k, v in result.items() if k != "cprofile_top"}, indent=2))
-    print(result["cprofile_top"])
+    say(f"  {result['projector']['events_per_second']:,} events/s, 2 processes "
+        f"{result['two_processes']['events_per_second']:,} (target 10,000)")
+    return result
+
+
+if __name__ == "__main__":
+    args = [int(a) for a in sys.argv[1:3]]
+    print(bench_step(Settings.from_env(secrets=False), print, *args)["cprofile_top"])
