@@ -88,22 +88,22 @@ def apply_new(projection: Projection, store: RowStore, positions: Positions, eve
     """
     moved: Positions = {}
     screen = screen or Screen(events)
-    handlers = projection.handlers
+    handlers, skipped, refused = projection.handlers, screen.skipped, screen.refused
     for event in events:
-        last = positions.get(event.partition, (0, -1))
-        if event.notification_id <= last[0]:
+        partition, notification_id = event.partition, event.envelope["notification_id"]
+        if notification_id <= positions.get(partition, (0, -1))[0]:
             continue
-        if id(event) in screen.skipped:  # counted by the live writer (projections/unknown.py); never applied
-            positions[event.partition] = moved[event.partition] = (event.notification_id, event.offset)
-            continue
-        try:
-            if id(event) in screen.refused and event.type in handlers:
-                raise Unstorable("the event holds a NUL character or a lone surrogate, which PostgreSQL "
-                                 "cannot store")
-            projection.apply(store, event)
-        except Exception as exc:
-            if set_aside is None:
-                raise
-            set_aside(event, exc)
-        positions[event.partition] = moved[event.partition] = (event.notification_id, event.offset)
+        if id(event) not in skipped:  # else counted by the live writer (projections/unknown.py); never applied
+            handler = handlers.get(event.envelope["type"]) if type(event.envelope["type"]) is str else None
+            try:
+                if handler is not None:
+                    if id(event) in refused:
+                        raise Unstorable("the event holds a NUL character or a lone surrogate, which PostgreSQL "
+                                         "cannot store")
+                    handler(store, event)
+            except Exception as exc:
+                if set_aside is None:
+                    raise
+                set_aside(event, exc)
+        positions[partition] = moved[partition] = (notification_id, event.offset)
     return moved

@@ -69,8 +69,7 @@ class PgStore:
         if self.fresh:
             self._changed(table).add(self.memory.put(table, row))
             return
-        self.memory.put(table, row)
-        key = (table.name, table.key_of(row))
+        key = (table.name, self.memory.put(table, row))
         self.loaded.add(key)
         self.dirty[key] = table
 
