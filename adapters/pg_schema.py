@@ -72,6 +72,21 @@ CREATE TABLE IF NOT EXISTS projection_failures (
     failed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (projection, partition, kafka_offset)
 );
+-- Events whose (type, schema version) no projection knows (a newer producer, a foreign
+-- one): skipped by the live worker, counted here per type and version with where they
+-- were first and last seen, and shown by `firmtext projections status` (projections/unknown.py).
+CREATE TABLE IF NOT EXISTS projection_unknown_events (
+    event_type text NOT NULL,
+    schema_version text NOT NULL,
+    events bigint NOT NULL,
+    first_partition int NOT NULL,
+    first_offset bigint NOT NULL,
+    last_partition int NOT NULL,
+    last_offset bigint NOT NULL,
+    first_seen_at timestamptz NOT NULL DEFAULT now(),
+    last_seen_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (event_type, schema_version)
+);
 CREATE TABLE IF NOT EXISTS media_objects (
     media_id text PRIMARY KEY,
     firm_id text NOT NULL,

@@ -234,6 +234,9 @@ def main() -> int:
         profile = rebuild_bench.profile(server_url(ready), ready.kafka_bootstrap, topic)
         rebuild = {"topic_fill": filled, "runs": runs, "profile": profile}
         (RESULTS / "rebuild.json").write_text(json.dumps(rebuild, indent=2))
+        from bench import projector as projector_bench
+
+        projector_bench.bench_step(ready, say)  # results/projector.json
         summary = write_summary(RESULTS, ceilings, ingest, rebuild, time.monotonic() - began, os.cpu_count(),
                                 fairness)
         print(summary)

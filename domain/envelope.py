@@ -94,7 +94,11 @@ def encode(envelope: dict) -> bytes:
 
 def decode(raw: bytes) -> dict:
     """Parse an envelope; raises ValueError when it is not one."""
-    env = json.loads(raw)
+    return checked(json.loads(raw))
+
+
+def checked(env: Any) -> dict:
+    """``env`` (parsed JSON) if it is an envelope; raises ValueError when it is not."""
     if not isinstance(env, dict) or any(f not in env for f in ENVELOPE_FIELDS):
         raise ValueError("not a firmtext event envelope")
     return env

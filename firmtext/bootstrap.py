@@ -105,7 +105,15 @@ class Container:
 
         metrics = ApiMetrics()
         metrics.watch_relay(self.relay_report)
+        metrics.watch_unknown_events(self.unknown_events)
         return metrics
+
+    def unknown_events(self) -> list[dict]:
+        """Events the projection worker skipped as unknown (projections/unknown.py)."""
+        from projections.unknown import unknown_events
+
+        with self.pool.connection(timeout=2) as conn:
+            return unknown_events(conn)
 
     def relay_report(self):
         """The outbox relay's state as operators see it (streams/relay_health.py)."""

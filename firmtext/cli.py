@@ -1,5 +1,6 @@
 """The ``firmtext`` command. Each subcommand lives in ``firmtext/commands/<name>.py``
-and exposes ``register(subparsers)``; the parser sets ``func`` to run it."""
+and exposes ``register(subparsers)``; the parser sets ``func`` to run it. Modules whose
+name starts with ``_`` are a command's helpers, not commands."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(firmtext.commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
         module = importlib.import_module(f"firmtext.commands.{info.name}")
         module.register(sub)
     return parser

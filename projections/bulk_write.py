@@ -53,7 +53,8 @@ def _copy(cur: psycopg.Cursor, target: sql.Composable, table: Table, rows: list)
             copy.write_row(values)
 
 
-def _upsert_from_stage(cur: psycopg.Cursor, schema: str, table: Table, rows: list) -> None:
+def upsert_from_stage(cur: psycopg.Cursor, schema: str, table: Table, rows: list) -> None:
+    """Insert or update ``rows`` (values, keys unique) through a session-private staging table."""
     stage = sql.Identifier(f"stage__{schema}__{table.name}"[:63])
     # Every time: a rolled-back transaction takes a just-created temp table with it.
     cur.execute(sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS").format(
@@ -61,10 +62,12 @@ def _upsert_from_stage(cur: psycopg.Cursor, schema: str, table: Table, rows: lis
     _copy(cur, stage, table, rows)
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in table.columns)
     keys = sql.SQL(", ").join(sql.Identifier(c) for c in table.key)
-    sets = sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
-                              for c in table.columns if c not in table.key)
-    cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO UPDATE SET {}").format(
-        _qualified(schema, table.name), cols, cols, stage, keys, sets))
+    others = [c for c in table.columns if c not in table.key]
+    action = (sql.SQL("DO UPDATE SET ") + sql.SQL(", ").join(
+        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in others)) if others \
+        else sql.SQL("DO NOTHING")
+    cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) {}").format(
+        _qualified(schema, table.name), cols, cols, stage, keys, action))
 
 
 def write_changes(conn: psycopg.Connection, schema: str, changes: list[TableChanges]) -> int:
@@ -80,6 +83,6 @@ def write_changes(conn: psycopg.Connection, schema: str, changes: list[TableChan
             if change.inserts:
                 _copy(cur, _qualified(schema, table.name), table, change.inserts)
             if change.updates and len(table.key) < len(table.columns):  # all-key rows cannot change
-                _upsert_from_stage(cur, schema, table, change.updates)
+                upsert_from_stage(cur, schema, table, change.updates)
             count += len(change.inserts) + len(change.updates) + len(change.deletes)
     return count

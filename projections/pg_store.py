@@ -16,9 +16,12 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from projections.bulk_write import TableChanges, values_of, write_changes
+from projections.bulk_write import TableChanges, upsert_from_stage, values_of, write_changes
 from projections.fresh_rows import FreshRows
-from projections.store import MemoryStore, Table
+from projections.store import Table
+
+LOAD_CHUNK = 2000  # keys per preloading query
+STAGE_FROM = 16  # rows of a table in one batch from which COPY + one upsert beats one upsert per row
 
 
 def _normalise(table: Table, row: dict) -> dict:
@@ -28,8 +31,9 @@ def _normalise(table: Table, row: dict) -> dict:
 class PgStore:
     def __init__(self, conn: psycopg.Connection, schema: str, fresh: bool = False) -> None:
         self.conn, self.schema, self.fresh = conn, schema, fresh
-        self.memory = FreshRows() if fresh else MemoryStore()
-        self.loaded: set[tuple[str, tuple]] = set()
+        self.memory = FreshRows()
+        self.loaded: set[tuple[str, tuple]] = set()  # (table, key) read (found or not)
+        self.selected: set[tuple[str, tuple, tuple]] = set()  # (table, columns, values) read
         self.dirty: dict[tuple[str, tuple], Table] = {}
         # Fresh mode: per table, keys changed since the last flush, and keys with a row in PostgreSQL.
         self.changed: dict[str, tuple[Table, set]] = {}
@@ -65,8 +69,7 @@ class PgStore:
         if self.fresh:
             self._changed(table).add(self.memory.put(table, row))
             return
-        self.memory.put(table, row)
-        key = (table.name, table.key_of(row))
+        key = (table.name, self.memory.put(table, row))
         self.loaded.add(key)
         self.dirty[key] = table
 
@@ -101,11 +104,37 @@ class PgStore:
 
     def select(self, table: Table, **equals) -> list[dict]:
         if not self.fresh:
-            query = sql.SQL("SELECT * FROM {} WHERE {}").format(self._qualified(table), self._where(equals))
-            with self.conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-                for row in cur.execute(query, tuple(equals.values())).fetchall():
-                    self._remember(table, row)
+            columns = tuple(sorted(equals))
+            values = tuple(equals[c] for c in columns)
+            if (table.name, columns, values) not in self.selected:
+                self.load_keys(table, columns, {values}, selected=True)
         return self.memory.select(table, **equals)
+
+    def load_keys(self, table: Table, columns: tuple, values: set, selected: bool = False) -> int:
+        """Live mode: read the rows whose ``columns`` hold one of ``values`` (tuples) in as
+        few queries as it takes; with ``selected`` they answer ``select`` by those columns
+        from then on, otherwise ``columns`` is the key and missing rows are known absent.
+        Returns the queries run."""
+        values, queries = list(values), 0
+        for at in range(0, len(values), LOAD_CHUNK):
+            chunk = values[at:at + LOAD_CHUNK]
+            if len(columns) == 1:
+                where, params = sql.SQL("{} = ANY(%s)").format(sql.Identifier(columns[0])), ([v[0] for v in chunk],)
+            else:
+                row = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() for _ in columns))
+                where = sql.SQL("({}) IN ({})").format(sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+                                                      sql.SQL(", ").join(row for _ in chunk))
+                params = tuple(v for value in chunk for v in value)
+            query = sql.SQL("SELECT * FROM {} WHERE {}").format(self._qualified(table), where)
+            with self.conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+                for row in cur.execute(query, params).fetchall():
+                    self._remember(table, row)
+            queries += 1
+        if selected:
+            self.selected.update((table.name, columns, v) for v in values)
+        else:
+            self.loaded.update((table.name, v) for v in values)
+        return queries
 
     def take_changes(self) -> list[TableChanges]:
         """Fresh mode: the rows changed since the last call, as values to write (copied out
@@ -143,18 +172,21 @@ class PgStore:
         upserts: dict[str, tuple[Table, list]] = {}
         deletes: dict[str, tuple[Table, list]] = {}
         for (name, key), table in self.dirty.items():
-            row = self.memory.rows.get(name, {}).get(key)
+            row = self.memory.row(name, key)
             if row is None:
                 deletes.setdefault(name, (table, []))[1].append(key)
             else:
-                values = [Jsonb(row[c]) if c in table.json else row[c] for c in table.columns]
-                upserts.setdefault(name, (table, []))[1].append(values)
+                upserts.setdefault(name, (table, []))[1].append(row)
         with self.conn.cursor() as cur:
             for table, keys in deletes.values():
                 cur.executemany(sql.SQL("DELETE FROM {} WHERE {}").format(
                     self._qualified(table), self._where(table.key)), keys)
             for table, rows in upserts.values():
-                cur.executemany(self._upsert_sql(table), rows)
+                if len(rows) >= STAGE_FROM:  # many rows: COPY into a staging table, one upsert out
+                    upsert_from_stage(cur, self.schema, table, [values_of(table)(row) for row in rows])
+                else:
+                    cur.executemany(self._upsert_sql(table), [
+                        [Jsonb(row[c]) if c in table.json else row[c] for c in table.columns] for row in rows])
         count = len(self.dirty)
         self.dirty.clear()
         return count

@@ -20,7 +20,9 @@ class Table:
     timestamps: frozenset[str] = field(default_factory=frozenset)
 
     def key_of(self, row: dict) -> tuple:
-        return tuple(row[k] for k in self.key)
+        if len(self.key) == 1:
+            return (row[self.key[0]],)
+        return tuple([row[k] for k in self.key])
 
 
 class RowStore(Protocol):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import psycopg
@@ -16,8 +17,10 @@ from psycopg import sql
 
 from adapters import pg_locks
 from adapters.pg_schema import NOTIFY_CHANNEL
-from projections.base import Projection, apply_new
+from projections.base import Projection, Screen, apply_new
 from projections.pg_store import PgStore
+from projections.preload import preload
+from projections.unknown import UPSERT as UNKNOWN_UPSERT, counted, unknown_to
 from domain.envelope import Event
 
 log = logging.getLogger("firmtext.projections")
@@ -78,6 +81,17 @@ def tracked(conn: psycopg.Connection, schema: str) -> dict[int, tuple[int, int]]
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
+def tracked_all(conn: psycopg.Connection, schemas: dict[str, str]) -> dict[str, dict[int, tuple[int, int]]]:
+    """:func:`tracked` of every schema (projection name -> schema) in one query."""
+    query = sql.SQL(" UNION ALL ").join(sql.SQL("SELECT {}::text, partition, notification_id, kafka_offset FROM {}.tracking")
+                                        .format(sql.Literal(name), sql.Identifier(schema))
+                                        for name, schema in schemas.items())
+    found: dict[str, dict[int, tuple[int, int]]] = {name: {} for name in schemas}
+    for name, partition, notification_id, offset in conn.execute(query).fetchall():
+        found[name][partition] = (notification_id, offset)
+    return found
+
+
 def notify_payload(events: list[Event]) -> str:
     """The firms of a batch as a JSON list, or "" (wake everyone) when it would not fit."""
     payload = json.dumps(sorted({e.firm_id for e in events}))
@@ -94,6 +108,7 @@ class ProjectionWriter:
         self.conn, self.fresh, self.keys = conn, fresh, keys
         self.projections = [p for p in projections if keys is not None or not p.keyed]
         self.schemas = schemas or {p.name: p.schema for p in projections}
+        self.unknown = unknown_to(projections)
         # In fresh (rebuild) mode rows and tracking stay in memory across batches; rows the
         # schemas already hold (a resumed rebuild) are read once, here.
         self._stores = {p.name: PgStore(conn, self.schemas[p.name], fresh=True) for p in projections} if fresh else {}
@@ -127,18 +142,26 @@ class ProjectionWriter:
     def _apply_live(self, events: list[Event], isolate: bool) -> None:
         with self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (SWAP_LOCK,))
-            for partition in sorted({e.partition for e in events}):  # one order everywhere: no deadlock
-                self.conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (PARTITION_LOCK, partition))
+            # One statement, partitions in one order everywhere (no deadlock).
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s, p) FROM unnest(%s::int[]) AS p",
+                              (PARTITION_LOCK, sorted({e.partition for e in events})))
             live = False
+            before = tracked_all(self.conn, self.schemas)
+            unknown = counted(events, self.unknown, lambda e: any(  # not applied before by some projection
+                e.notification_id > positions.get(e.partition, (0, -1))[0] for positions in before.values()))
+            screen = Screen(events)
             for projection in self.projections:
                 schema = self.schemas[projection.name]
-                positions = self._tracking_of(schema)
+                positions = before[projection.name]
                 touched = {}
                 for chunk in ([e] for e in events) if isolate else [events]:
                     try:
-                        with self.conn.transaction():  # a savepoint when isolating
+                        with self.conn.transaction() if isolate else nullcontext():  # a savepoint per event
                             store = PgStore(self.conn, schema)
-                            touched.update(apply_new(projection, store, positions, chunk, keys=self.keys))
+                            if not isolate:  # every row the batch reads, in a few queries
+                                preload(projection, store, [e for e in chunk if e.notification_id > positions.get(
+                                    e.partition, (0, -1))[0]], keys=self.keys)
+                            touched.update(apply_new(projection, store, positions, chunk, screen=screen, keys=self.keys))
                             store.flush()
                     except (psycopg.OperationalError, psycopg.InterfaceError):
                         raise
@@ -148,6 +171,11 @@ class ProjectionWriter:
                         touched.update(self._set_aside(projection, chunk[0], exc, positions))
                 self._track(schema, touched)
                 live = live or bool(touched and projection.name in LIVE_PROJECTIONS)
+            if unknown:
+                log.warning("skipping %s event(s) of a type or schema version no projection knows: %s",
+                            sum(r[2] for r in unknown), ", ".join(f"{r[0]} v{r[1]}" for r in unknown))
+                with self.conn.cursor() as cur:
+                    cur.executemany(UNKNOWN_UPSERT, unknown)
             if live:  # delivered at commit, so a woken stream reads the new rows
                 self.conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, notify_payload(events)))
 
@@ -171,7 +199,8 @@ class ProjectionWriter:
             positions = self._tracking_of(store.schema)
             # Only the events it handles go through the projection (a rebuild applies millions);
             # those it ignores change nothing but still count as applied, so tracking moves past them.
-            handled = [e for e in events if e.envelope["type"] in projection.handlers]
+            handlers = projection.handlers  # (a foreign envelope's type may be a list: unhashable)
+            handled = [e for e in events if type(t := e.envelope["type"]) is str and t in handlers]
             touched = apply_new(projection, store, positions, handled,
                                 lambda event, exc, p=projection: prepared.failures.append(failure_row(p, event, exc)),
                                 keys=self.keys)

@@ -5,7 +5,7 @@ import time
 from typing import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 RELAY_STATES = ("active", "standby", "failing", "stale", "unknown")
 
@@ -59,6 +59,26 @@ class MeasuredRequests:
             metrics.latency.labels(path).observe(time.perf_counter() - started)
 
 
+class UnknownEventsCollector:
+    """Events the projection worker skipped because no projection knows their type or
+    schema version, per (type, version), read when Prometheus scrapes (never raises)."""
+
+    def __init__(self, report: Callable[[], list[dict]]) -> None:
+        self.report = report
+
+    def collect(self):
+        try:
+            rows = self.report()
+        except Exception:  # PostgreSQL away: say nothing rather than fail the scrape
+            rows = []
+        family = CounterMetricFamily("firmtext_projection_unknown_events",
+                                     "events no projection knows (skipped), by type and schema version",
+                                     labels=["type", "version"])
+        for row in rows:
+            family.add_metric([row["event_type"], row["schema_version"]], row["events"])
+        return [family]
+
+
 class ApiMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -78,6 +98,10 @@ class ApiMetrics:
     def watch_relay(self, report: Callable[[], object | None]) -> None:
         """Expose the relay's state, lag and set-aside count at every scrape."""
         self.registry.register(RelayCollector(report))
+
+    def watch_unknown_events(self, report: Callable[[], list[dict]]) -> None:
+        """Expose the projection worker's count of unknown events at every scrape."""
+        self.registry.register(UnknownEventsCollector(report))
 
     def inbound(self, outcome) -> None:
         label = "duplicate" if outcome.duplicate else "dropped" if outcome.dropped else "recorded"

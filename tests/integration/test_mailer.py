@@ -141,7 +141,7 @@ async def test_a_poisoned_address_of_one_firm_does_not_stop_email_for_another(co
     """Finding 7 of issue 8: an address holding CR/LF (inserted here directly: the API now
     refuses it) made composing raise ValueError, and the mailer paused everyone's email and
     retried that row forever. Now the row is set aside with its reason, at once."""
-    from firmtext.commands.projections import _emails_set_aside
+    from firmtext.commands._projections_status import _emails_set_aside
 
     poisoned = add_rows(container, 3, users=("evil",), email_of=lambda u: "evil@x.test\r\nBcc: spy@x.test",
                         firm="firm-a")

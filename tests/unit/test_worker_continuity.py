@@ -1,8 +1,8 @@
-"""The worker's guard against skipped offsets (streams/worker.py, Continuity): Faust may
+"""The worker's guard against skipped offsets (streams/continuity.py): Faust may
 move the consumer past events no agent applied (it acks a batch whose agent died, then
 seeks to the committed offset). Whatever it does, an agent must never apply past a gap."""
 from domain.envelope import Event
-from streams.worker import Continuity, kafka_position
+from streams.continuity import Continuity, kafka_position
 
 
 def at(partition: int, *offsets: int) -> list[Event]:
