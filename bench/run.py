@@ -197,25 +197,9 @@ def main() -> int:
         stack.stop()
         (RESULTS / "ingest.json").write_text(json.dumps(ingest, indent=2))
 
-        from bench import fairness as fairness_bench
+        from bench import steps
 
-        say("fairness: firm A queues 300 texts (carrier at 1/s per number), firm B on its partition sends one, 20 times")
-        fairness = fairness_bench.run_on_stack(ready)
-        (RESULTS / "fairness.json").write_text(json.dumps(fairness, indent=2))
-        say("  " + fairness_bench.report(fairness))
-
-        from bench import contact_search
-
-        say("contact search: 100,000 contacts in one firm, searches by 3-4 digits and by name")
-        found = contact_search.main(ready)["summary"]
-        say(f"  p99 {found['value_ms']} ms (bare indexed SELECT {found['ceiling_ms']} ms; target 50 ms)")
-
-        from bench import cold_load
-
-        say("conversation length: cold load and per-text time at 0 / 1,000 / 10,000 prior messages")
-        length = cold_load.run_on(server_url(ready), ready, f"bench_len_{run_id}")
-        (RESULTS / "cold_load.json").write_text(json.dumps(length, indent=2))
-        say("  " + cold_load.report(length))
+        fairness = steps.before_rebuild(ready, run_id, say)  # fairness, outbound, contact search, cold load
 
         from bench import rebuild as rebuild_bench
 
@@ -234,12 +218,11 @@ def main() -> int:
         profile = rebuild_bench.profile(server_url(ready), ready.kafka_bootstrap, topic)
         rebuild = {"topic_fill": filled, "runs": runs, "profile": profile}
         (RESULTS / "rebuild.json").write_text(json.dumps(rebuild, indent=2))
-        from bench import projector as projector_bench
-
-        projector_bench.bench_step(ready, say)  # results/projector.json
+        steps.after_rebuild(ready, say)  # the live projector alone
         summary = write_summary(RESULTS, ceilings, ingest, rebuild, time.monotonic() - began, os.cpu_count(),
                                 fairness)
         print(summary)
+        steps.write_figures(say)  # results/summary.json
         say(f"done in {time.monotonic() - began:.0f} s; results in {RESULTS}")
         return 0
     finally:
@@ -249,22 +232,10 @@ def main() -> int:
         stop_infrastructure(settings, infra.started)  # what this run started; a running one stays
 
 
-def run_distribution() -> None:
-    """bench/distribution.py after the rest (its 3 nodes never share the CPU with the
-    single broker's run); its table is appended to summary.md. BENCH_DISTRIBUTION=0 skips it."""
-    from bench import distribution
-
-    result = distribution.run()
-    table = distribution.markdown(result["shapes"])
-    with open(RESULTS / "summary.md", "a") as summary:
-        summary.write(f"\n## Distribution: ingest on 3 Kafka nodes, {result['concurrency']} in flight, "
-                      f"{result['cpus']} CPUs\n\nThe cost of more processes on the same cores, not a "
-                      f"scaling figure (bench/distribution.py).\n\n{table}\n")
-    print(table)
-
-
 if __name__ == "__main__":
     code = main()
     if code == 0 and os.environ.get("BENCH_DISTRIBUTION", "1") != "0":
-        run_distribution()
+        from bench import steps
+
+        steps.distribution_step()
     raise SystemExit(code)

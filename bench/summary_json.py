@@ -72,11 +72,24 @@ def outbound_figures(outbound: dict | None) -> list[dict]:
 def projector_figures(projector: dict | None) -> list[dict]:
     if not projector:
         return [missing("live projector alone", "projector.json", "events/s", 10_000)]
-    run = projector.get("projector") or projector["runs"][-1]
-    ceiling = projector.get("ceiling") or {}
-    value = ceiling.get("events_per_second") if isinstance(ceiling, dict) else None
-    return [figure("live projector alone", run["events_per_second"], "events/s", value,
-                   ceiling.get("what") if isinstance(ceiling, dict) else None, 10_000)]
+    run = projector["projector"]
+    copy = projector["ceilings"]["copy_same_rows"]["events_per_second_equivalent"]
+    return [figure("live projector alone, 1 process", run["events_per_second"], "events/s", copy,
+                   "a bare COPY of the same rows (events/s equivalent); raw Kafka read "
+                   f"{projector['ceilings']['kafka_read']['events_per_second']:,} events/s", 10_000),
+            figure("live projector alone, 2 processes", projector["two_processes"]["events_per_second"],
+                   "events/s", copy, "a bare COPY of the same rows (events/s equivalent)", 10_000)]
+
+
+def distribution_figures(distribution: dict | None) -> list[dict]:
+    """Ingest on 3 brokers per shape, against 1 API process + 1 worker in the same run (no
+    target: on 2 cores this is the cost of distribution, issue 10)."""
+    if not distribution:
+        return [missing("ingest on 3 brokers by shape", "distribution.json", "texts/s", None)]
+    base = distribution["shapes"][0]["accepted_per_second"]
+    return [figure(f"ingest on 3 brokers, {row['api_processes']} API + {row['workers']} worker(s)",
+                   round(row["accepted_per_second"]), "texts/s", round(base), "1 API process + 1 worker, same run")
+            for row in distribution["shapes"]]
 
 
 def cold_load_figures(cold: dict | None) -> list[dict]:
@@ -108,7 +121,7 @@ def search_figures(search: dict | None) -> list[dict]:
 def build() -> list[dict]:
     return [*ingest_figures(_load("ingest.json"), _load("ceilings.json")), *outbound_figures(_load("outbound.json")),
             *projector_figures(_load("projector.json")), *cold_load_figures(_load("cold_load.json")),
-            *search_figures(_load("contact_search.json"))]
+            *search_figures(_load("contact_search.json")), *distribution_figures(_load("distribution.json"))]
 
 
 def write() -> list[dict]:
