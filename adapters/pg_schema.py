@@ -1,7 +1,7 @@
 """The PostgreSQL tables firmtext owns besides the eventsourcing store.
 
 Projection tables live in one schema per projection so a rebuilt copy can be swapped
-in atomically by renaming schemas (see projections/rebuild.py).
+in atomically by renaming schemas (see projections/rebuild/run.py).
 """
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ from firmtext.config import Settings
 from firmtext.bootstrap import kafka_bootstrap_of
 from firmtext.infra.postgres import create_database, drop_database, server_url
 from projections.registry import ALL
-from projections.schemas import drop_schema
+from projections.rebuild.schemas import drop_schema
 from projections.writer import ProjectionWriter, ensure_schema
 from streams.agents import PROJECT_BATCH
 from streams.continuity import to_events

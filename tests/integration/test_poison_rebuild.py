@@ -14,9 +14,9 @@ from adapters.pg_schema import apply_core
 from bench.events import LogWriter, generate
 from bench.fill_topic import create_topic
 from domain.ids import contact_id_of
-from projections.rebuild import Rebuild
+from projections.rebuild.run import Rebuild
 from projections.registry import ALL
-from projections.topic_range import TopicRange
+from projections.rebuild.topic_range import TopicRange
 from projections.writer import ProjectionWriter, ensure_schema
 from tests.integration.test_rebuild_writer import contents
 
