@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from adapters import pg_locks
-from adapters.pg_schema import NOTIFY_CHANNEL
+from adapters.schema import NOTIFY_CHANNEL
 from projections.base import Projection, Screen, apply_new
 from projections.pg_store import PgStore
 from projections.preload import preload
