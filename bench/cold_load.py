@@ -90,12 +90,12 @@ def run_on(server: str, settings, name: str) -> dict:
     """The benchmark on a fresh database ``name`` of the PostgreSQL at ``server`` (a URL)."""
     import psycopg
 
-    from adapters.pg_schema import apply_core
+    from firmtext.commands.migrate import apply_tables
     from firmtext.infra.postgres import create_database
 
     url = create_database(server, name)
     with psycopg.connect(url, autocommit=True) as conn:
-        apply_core(conn)
+        apply_tables(conn)
     return measure(url, settings)
 
 

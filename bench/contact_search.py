@@ -40,7 +40,7 @@ from psycopg_pool import ConnectionPool  # noqa: E402
 from adapters.http.contact_search import like_escaped  # noqa: E402
 from adapters.http.read_models import ReadModels  # noqa: E402
 from adapters.keystore import PostgresKeyStore  # noqa: E402
-from adapters.pg_schema import apply_core  # noqa: E402
+from firmtext.commands.migrate import apply_tables  # noqa: E402
 from adapters.search_index import SearchDigests, digits_of, query_grams  # noqa: E402
 from adapters.sealer import AesGcmSealer, master_key_bytes  # noqa: E402
 from domain.envelope import Event  # noqa: E402
@@ -170,7 +170,7 @@ def main(settings=None) -> dict:
     pool = ConnectionPool(url, min_size=1, max_size=2, kwargs={"autocommit": True})
     try:
         with pool.connection() as conn:
-            apply_core(conn)
+            apply_tables(conn)
             ensure_schema(conn, SEARCH)
         sealer = AesGcmSealer(PostgresKeyStore(pool), master_key_bytes(settings.master_key))
         digests, firm = SearchDigests(sealer), "bench-firm"

@@ -26,13 +26,13 @@ from pathlib import Path
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from adapters.pg_schema import apply_core
+from firmtext.commands.migrate import apply_tables
 from bench.fill_topic import fill
 from firmtext.config import Settings
 from firmtext.bootstrap import kafka_bootstrap_of
 from firmtext.infra.postgres import create_database, drop_database, server_url
 from projections.registry import ALL
-from projections.schemas import drop_schema
+from projections.rebuild.schemas import drop_schema
 from projections.writer import ProjectionWriter, ensure_schema
 from streams.agents import PROJECT_BATCH
 from streams.continuity import to_events
@@ -87,7 +87,7 @@ def faust_items(records: list) -> list:
 
 def fresh_schemas(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        apply_core(conn)
+        apply_tables(conn)
         conn.execute("TRUNCATE projection_failures, projection_unknown_events")
         for p in ALL.values():
             drop_schema(conn, p.schema)

@@ -16,10 +16,10 @@ import psycopg
 
 from bench.fill_topic import fill
 from firmtext.infra.postgres import create_database, drop_database
-from projections.rebuild import Rebuild
+from projections.rebuild.run import Rebuild
 from projections.registry import ALL
-from projections.schemas import create_without_indexes, drop_schema
-from projections.topic_range import TopicRange
+from projections.rebuild.schemas import create_without_indexes, drop_schema
+from projections.rebuild.topic_range import TopicRange
 from projections.writer import ProjectionWriter
 
 

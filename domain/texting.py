@@ -4,7 +4,7 @@ platform can invoke, each run in a unit of work of its own.
 The use cases themselves are functions taking the unit explicitly (domain/use_cases_*.py);
 the methods here are their one-unit entry points: :meth:`Texting.run` opens a unit, lets
 the use case decide, commits it (one transaction) and, when a concurrent writer won
-(IntegrityError), decides again on fresh state. The group committer (adapters/group_commit.py)
+(IntegrityError), decides again on fresh state. The group committer (domain/group_commit.py)
 runs many use cases in one unit instead. Methods are synchronous (eventsourcing and psycopg
 are); async callers run them in a thread.
 """

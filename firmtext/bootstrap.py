@@ -136,7 +136,7 @@ class Container:
 
     @cached_property
     def committer(self):
-        from adapters.group_commit import GroupCommitter
+        from domain.group_commit import GroupCommitter
 
         committer = GroupCommitter(self.texting)
         self.metrics.watch_group_commit(committer)

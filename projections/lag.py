@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import psycopg
 
 from projections.base import Projection
-from projections.schemas import rebuild_schema, schema_exists
+from projections.rebuild.schemas import rebuild_schema, schema_exists
 from projections.writer import tracked
 
 

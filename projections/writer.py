@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from adapters import pg_locks
-from adapters.pg_schema import NOTIFY_CHANNEL
+from adapters.schema import NOTIFY_CHANNEL
 from projections.base import Projection, Screen, apply_new
 from projections.pg_store import PgStore
 from projections.preload import preload
@@ -30,7 +30,7 @@ log = logging.getLogger("firmtext.projections")
 LIVE_PROJECTIONS = frozenset({"notifications", "inbox", "messages"})
 NOTIFY_PAYLOAD_MAX = 7000  # PostgreSQL refuses payloads of 8000 bytes and more
 # Live batches hold it shared; a rebuild's schema swap holds it exclusively, so no batch
-# is ever split between the old and the new schema (projections/swap.py).
+# is ever split between the old and the new schema (projections/rebuild/swap.py).
 SWAP_LOCK = pg_locks.SWAP
 # With several workers, a partition moves to another worker at a rebalance while the
 # first may still be applying a batch of it. Live batches lock their partitions (two-key

@@ -18,7 +18,7 @@ import threading
 import psycopg
 from psycopg import sql
 
-from adapters.pg_schema import NOTIFY_CHANNEL
+from adapters.schema import NOTIFY_CHANNEL
 
 log = logging.getLogger("firmtext.api.stream")
 RECONNECT_MAX = 30.0

@@ -19,7 +19,7 @@ def _collect(settings: Settings) -> dict:
     from firmtext.bootstrap import Container
     from projections.lag import projection_lag
     from projections.registry import ALL
-    from projections.topic_range import end_offsets
+    from projections.rebuild.topic_range import end_offsets
     from projections.unknown import unknown_events
     from streams.relay_health import relay_report
 

@@ -7,13 +7,25 @@ import asyncio
 import psycopg
 
 from adapters import pg_locks
-from adapters.pg_schema import apply_core
+from adapters import schema as adapters_schema
 from firmtext.bootstrap import Container
 from firmtext.config import Settings
+from projections import schema as projections_schema
 from projections.registry import ALL
 from projections.writer import ensure_schema
+from streams import schema as streams_schema
 from streams.kafka import ensure_topic
 
+# Each owner's tables beside its code, created bottom layer first (none refers to another's).
+TABLES = (adapters_schema.DDL, projections_schema.DDL, streams_schema.DDL)
+
+
+def apply_tables(conn) -> None:
+    """Create (or complete) every table firmtext owns besides the event store and the
+    projection schemas: the adapters', the projections' and the streams', in that order
+    (idempotent)."""
+    for ddl in TABLES:
+        conn.execute(ddl)
 
 
 def migrate(settings: Settings) -> list[str]:
@@ -23,7 +35,7 @@ def migrate(settings: Settings) -> list[str]:
     try:
         with psycopg.connect(container.database_url, autocommit=True) as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (pg_locks.MIGRATE,))  # concurrent migrations wait
-            apply_core(conn)
+            apply_tables(conn)
             for projection in ALL.values():
                 if ensure_schema(conn, projection):
                     done.append(f"schema {projection.schema}")

@@ -28,7 +28,7 @@ def _chosen(args: argparse.Namespace) -> list:
 def _rebuild(args: argparse.Namespace) -> int:
     from firmtext.bootstrap import database_url_of, kafka_bootstrap_of
     from firmtext.progress import RebuildProgress
-    from projections.rebuild import Interrupted, Rebuild
+    from projections.rebuild.run import Interrupted, Rebuild
 
     settings = Settings.from_env()
     projections = _chosen(args)

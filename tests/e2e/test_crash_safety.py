@@ -10,7 +10,7 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from projections.topic_range import partitions_of
+from projections.rebuild.topic_range import partitions_of
 from tests.e2e.harness import eventually, random_number, run_cli
 
 CLIENTS, TEXTS_EACH = 50, 20

@@ -15,7 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from adapters.http.read_models import ReadModels
 from adapters.keystore import PostgresKeyStore
-from adapters.pg_schema import apply_core
+from firmtext.commands.migrate import apply_tables
 from adapters.search_index import SearchDigests
 from adapters.sealer import AesGcmSealer
 from domain.envelope import Event
@@ -84,7 +84,7 @@ class World:
 def world(make_database):
     url = make_database()
     with psycopg.connect(url, autocommit=True) as conn:
-        apply_core(conn)
+        apply_tables(conn)
         ensure_schema(conn, LINKS)
         ensure_schema(conn, SEARCH)
     w = World(url)

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import psycopg
 import pytest
 
-from adapters.pg_schema import apply_core
+from firmtext.commands.migrate import apply_tables
 from domain.texting import conversation_scope
 from firmtext.bootstrap import Container
 from firmtext.infra.daemon import free_port
@@ -33,7 +33,7 @@ class Clock:
 def container(make_database, test_settings):
     url = make_database()
     with psycopg.connect(url, autocommit=True) as conn:
-        apply_core(conn)
+        apply_tables(conn)
         for projection in ALL.values():
             ensure_schema(conn, projection)
     c = Container(test_settings.with_overrides(database_url=url, smtp_port=free_port()), pool_size=4)

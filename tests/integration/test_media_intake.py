@@ -15,7 +15,7 @@ from adapters.http.app import create_app
 from adapters.keystore import PostgresKeyStore
 from adapters.media_intake import MAX_TOTAL_BYTES, MediaIntake
 from adapters.media_store import FilesystemMediaStore
-from adapters.pg_schema import apply_core
+from firmtext.commands.migrate import apply_tables
 from adapters.sealer import AesGcmSealer
 from adapters.twilio_webhooks import InboundText, MediaRef
 from domain.texting import conversation_scope
@@ -46,7 +46,7 @@ async def simulator():
 def pool(database_url):
     with ConnectionPool(database_url, min_size=1, max_size=8, kwargs={"autocommit": True}) as pool:
         with pool.connection() as conn:
-            apply_core(conn)
+            apply_tables(conn)
         yield pool
 
 
@@ -225,12 +225,12 @@ def test_sweep_finishes_shredding_left_half_done_by_a_crash(tmp_path, database_u
     from adapters.keystore import PostgresKeyStore
     from adapters.media_store import FilesystemMediaStore
     from adapters.media_sweep import sweep_shredded_media
-    from adapters.pg_schema import apply_core
+    from firmtext.commands.migrate import apply_tables
     from adapters.sealer import AesGcmSealer
     from domain.texting import conversation_scope
 
     with psycopg.connect(database_url, autocommit=True) as conn:
-        apply_core(conn)
+        apply_tables(conn)
     with ConnectionPool(database_url, kwargs={"autocommit": True}) as pool:
         sealer = AesGcmSealer(PostgresKeyStore(pool), b"s" * 32)
         store = FilesystemMediaStore(tmp_path, sealer)

@@ -10,13 +10,13 @@ from datetime import datetime, timezone
 import psycopg
 from aiokafka import AIOKafkaProducer
 
-from adapters.pg_schema import apply_core
+from firmtext.commands.migrate import apply_tables
 from bench.events import LogWriter, generate
 from bench.fill_topic import create_topic
 from domain.ids import contact_id_of
-from projections.rebuild import Rebuild
+from projections.rebuild.run import Rebuild
 from projections.registry import ALL
-from projections.topic_range import TopicRange
+from projections.rebuild.topic_range import TopicRange
 from projections.writer import ProjectionWriter, ensure_schema
 from tests.integration.test_rebuild_writer import contents
 
@@ -48,7 +48,7 @@ async def test_live_writer_and_rebuild_set_aside_the_same_unstorable_event(make_
         await producer.stop()
     projections = list(ALL.values())
     with psycopg.connect(url, autocommit=True) as conn:
-        apply_core(conn)
+        apply_tables(conn)
         for projection in projections:
             ensure_schema(conn, projection)
         live = ProjectionWriter(conn, projections)

@@ -1,7 +1,7 @@
 """A poison event is set aside, recorded, and does not stop the events around it."""
 import psycopg
 
-from adapters.pg_schema import apply_core
+from firmtext.commands.migrate import apply_tables
 from projections.base import Projection
 from projections.store import Table
 from projections.writer import ProjectionWriter, ensure_schema, tracked
@@ -29,7 +29,7 @@ def _event(n: int, text: str) -> Event:
 def test_a_poison_event_is_set_aside_and_the_rest_applied(make_database):
     # A database of its own: the end-to-end stack's must never see this failure.
     with psycopg.connect(make_database(), autocommit=True) as conn:
-        apply_core(conn)
+        apply_tables(conn)
         conn.execute("DROP SCHEMA IF EXISTS pj_poison_probe CASCADE")
         ensure_schema(conn, PROBE)
         writer = ProjectionWriter(conn, [PROBE])

@@ -14,7 +14,7 @@ from psycopg import sql
 
 from bench.events import generate
 from projections.registry import ALL
-from projections.schemas import build_indexes, create_without_indexes
+from projections.rebuild.schemas import build_indexes, create_without_indexes
 from projections.writer import ProjectionWriter, ensure_schema
 from domain.envelope import Event
 

@@ -45,7 +45,7 @@ async def _until(check, timeout: float = 30.0):
 
 
 async def _count_records(bootstrap: str, topic: str) -> int:
-    from projections.topic_range import end_offsets
+    from projections.rebuild.topic_range import end_offsets
 
     return sum((await end_offsets(bootstrap, topic)).values())
 

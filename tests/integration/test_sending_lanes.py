@@ -14,7 +14,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from adapters.carrier_simulator import create_simulator
-from adapters.pg_schema import apply_core
+from firmtext.commands.migrate import apply_tables
 from adapters.twilio_client import TwilioMessages
 from firmtext.bootstrap import Container
 from streams.dispatch import Dispatcher, record_requests
@@ -30,7 +30,7 @@ FIRM_A, FIRM_B = "+15557770000", "+15558880000"
 def container(make_database, test_settings):
     url = make_database()
     with psycopg.connect(url, autocommit=True) as conn:
-        apply_core(conn)
+        apply_tables(conn)
     c = Container(test_settings.with_overrides(database_url=url), pool_size=4)
     yield c
     c.close()

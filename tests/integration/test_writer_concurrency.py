@@ -4,7 +4,7 @@ import threading
 
 import psycopg
 
-from adapters.pg_schema import apply_core
+from firmtext.commands.migrate import apply_tables
 from projections.base import Projection
 from projections.store import Table
 from projections.writer import ProjectionWriter, ensure_schema, tracked
@@ -36,7 +36,7 @@ def _events(*ids: int) -> list[Event]:
 def test_a_partition_applied_by_two_writers_at_once_counts_every_event_once(make_database):
     url = make_database()
     with psycopg.connect(url, autocommit=True) as conn:
-        apply_core(conn)
+        apply_tables(conn)
         ensure_schema(conn, COUNTER)
 
     def run(batches):

@@ -118,7 +118,7 @@ def test_a_number_belongs_to_one_firm(app):
 def test_a_group_commit_saves_many_commands_in_one_transaction_with_one_by_one_semantics(app):
     import asyncio
 
-    from adapters.group_commit import GroupCommitter
+    from domain.group_commit import GroupCommitter
 
     committer = GroupCommitter(app, max_wait=0.05)
 
@@ -139,7 +139,7 @@ def test_a_group_commit_saves_many_commands_in_one_transaction_with_one_by_one_s
 def test_a_refused_command_in_a_batch_does_not_leak_its_neighbours_changes(app):
     import asyncio
 
-    from adapters.group_commit import GroupCommitter
+    from domain.group_commit import GroupCommitter
 
     committer = GroupCommitter(app, max_wait=0.05)
     stopped = app.receive_inbound("acme", CLIENT, "SM" + "c" * 32, "STOP")

@@ -1,7 +1,7 @@
 """The unit of work: one transaction for what its use cases save, effects only after it commits."""
 import asyncio
 
-from adapters.group_commit import GroupCommitter
+from domain.group_commit import GroupCommitter
 from domain.scopes import conversation_scope
 from domain.use_cases_conversation import receive_inbound, request_outbound
 from domain.use_cases_inbox import block

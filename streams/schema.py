@@ -1,14 +1,13 @@
-"""The PostgreSQL tables firmtext owns besides the eventsourcing store.
-
-Projection tables live in one schema per projection so a rebuilt copy can be swapped
-in atomically by renaming schemas (see projections/rebuild.py).
+"""The PostgreSQL tables the Kafka processes own: the outbox relay's (streams/relay.py),
+the worker's side-effect tracking, the sender's dispatches and lanes (streams/dispatch.py,
+streams/send_lanes.py, streams/status_followup.py) and the mailer's deliveries
+(streams/mailer.py). ``firmtext migrate`` (firmtext/commands/migrate.py) creates them
+after the adapters' and the projections' tables. Every statement is idempotent
+(CREATE ... IF NOT EXISTS, ALTER ... ADD COLUMN IF NOT EXISTS).
 """
 from __future__ import annotations
 
-# The notification projection NOTIFYs here after each batch; live streams LISTEN.
-NOTIFY_CHANNEL = "firmtext_notifications"
-
-CORE = """
+DDL = """
 -- The outbox relay reports itself here (streams/relay_health.py): its state, why, and a
 -- heartbeat, so /readyz, /metrics and `projections status` can tell operators.
 CREATE TABLE IF NOT EXISTS relay_status (
@@ -28,12 +27,6 @@ CREATE TABLE IF NOT EXISTS relay_set_aside (
     reason text NOT NULL,
     set_aside_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE TABLE IF NOT EXISTS data_keys (
-    scope text PRIMARY KEY,
-    wrapped bytea,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    destroyed_at timestamptz
-);
 CREATE TABLE IF NOT EXISTS relay_position (
     name text PRIMARY KEY,
     notification_id bigint NOT NULL
@@ -44,16 +37,6 @@ CREATE TABLE IF NOT EXISTS stream_heads (
     version bigint NOT NULL,
     hash text NOT NULL
 );
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-    firm_id text NOT NULL,
-    user_id text NOT NULL,
-    key text NOT NULL,
-    request_hash text NOT NULL,
-    status int NOT NULL,
-    response jsonb NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (firm_id, user_id, key)
-);
 CREATE TABLE IF NOT EXISTS side_effect_tracking (
     effect text NOT NULL,
     partition int NOT NULL,
@@ -61,44 +44,6 @@ CREATE TABLE IF NOT EXISTS side_effect_tracking (
     kafka_offset bigint NOT NULL,
     PRIMARY KEY (effect, partition)
 );
-CREATE TABLE IF NOT EXISTS projection_failures (
-    projection text NOT NULL,
-    partition int NOT NULL,
-    kafka_offset bigint NOT NULL,
-    notification_id bigint NOT NULL,
-    event_id text,
-    event_type text NOT NULL,
-    error text NOT NULL,
-    failed_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (projection, partition, kafka_offset)
-);
--- Events whose (type, schema version) no projection knows (a newer producer, a foreign
--- one): skipped by the live worker, counted here per type and version with where they
--- were first and last seen, and shown by `firmtext projections status` (projections/unknown.py).
-CREATE TABLE IF NOT EXISTS projection_unknown_events (
-    event_type text NOT NULL,
-    schema_version text NOT NULL,
-    events bigint NOT NULL,
-    first_partition int NOT NULL,
-    first_offset bigint NOT NULL,
-    last_partition int NOT NULL,
-    last_offset bigint NOT NULL,
-    first_seen_at timestamptz NOT NULL DEFAULT now(),
-    last_seen_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (event_type, schema_version)
-);
-CREATE TABLE IF NOT EXISTS media_objects (
-    media_id text PRIMARY KEY,
-    firm_id text NOT NULL,
-    conversation_id uuid NOT NULL,
-    content_type text NOT NULL,
-    size int NOT NULL,
-    sha256 text NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX IF NOT EXISTS media_objects_conversation ON media_objects (conversation_id);
--- One row per notification row handed to SMTP (sent_at NULL: settled without sending,
--- e.g. no address, or set aside with its reason); see streams/mailer.py.
 -- One row per OutboundRequested the sender recorded (streams/dispatch.py): due while
 -- done_at is NULL, sent in seq order per sending number (streams/send_lanes.py).
 -- claimed_at set and done_at NULL after a crash: an interrupted send, reconciled with
@@ -131,6 +76,8 @@ CREATE TABLE IF NOT EXISTS sending_lanes (
     holder text NOT NULL,
     lease_until timestamptz NOT NULL
 );
+-- One row per notification row handed to SMTP (sent_at NULL: settled without sending,
+-- e.g. no address, or set aside with its reason); see streams/mailer.py.
 CREATE TABLE IF NOT EXISTS email_deliveries (
     notification_id text PRIMARY KEY,
     sent_at timestamptz
@@ -138,8 +85,3 @@ CREATE TABLE IF NOT EXISTS email_deliveries (
 ALTER TABLE email_deliveries ADD COLUMN IF NOT EXISTS set_aside_reason text;
 ALTER TABLE email_deliveries ADD COLUMN IF NOT EXISTS set_aside_at timestamptz;
 """
-
-
-def apply_core(conn) -> None:
-    """Create the core tables (idempotent)."""
-    conn.execute(CORE)

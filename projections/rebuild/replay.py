@@ -23,8 +23,8 @@ import psycopg
 
 from adapters.search_index import digests_of_database
 from projections.registry import ALL
-from projections.schemas import rebuild_schema
-from projections.topic_range import TopicRange
+from projections.rebuild.schemas import rebuild_schema
+from projections.rebuild.topic_range import TopicRange
 from projections.writer import ProjectionWriter
 from domain.envelope import Event
 

@@ -2,7 +2,7 @@
 
 1. Each chosen projection gets ``pj_<name>__rebuild``, without its secondary indexes
    (created, or resumed where an interrupted run left it: its tracking says how far).
-2. Replayers (projections/replayer.py; ``jobs`` child processes splitting the
+2. Replayers (projections/rebuild/replay.py; ``jobs`` child processes splitting the
    partitions, or one in-process) read the topic directly up to its end and keep
    catching up until the lag is small.
 3. The secondary indexes are built and the tables analysed.
@@ -25,11 +25,11 @@ from typing import Callable
 import psycopg
 
 from projections.base import Projection
-from projections.replayer import Interrupted, Replayer, ReplayJob, replay_in_child
-from projections.schemas import (build_indexes, claim_rebuilds, create_without_indexes, drop_schema, old_schema,
-                                 rebuild_schema, schema_exists)
-from projections.swap import swap_in_live
-from projections.topic_range import end_offsets, partitions_of
+from projections.rebuild.replay import Interrupted, Replayer, ReplayJob, replay_in_child
+from projections.rebuild.schemas import (build_indexes, claim_rebuilds, create_without_indexes, drop_schema, old_schema,
+                                         rebuild_schema, schema_exists)
+from projections.rebuild.swap import swap_in_live
+from projections.rebuild.topic_range import end_offsets, partitions_of
 from projections.writer import tracked
 
 __all__ = ["Interrupted", "Progress", "Rebuild", "Report"]

@@ -1,4 +1,4 @@
-"""A projection's schemas during a rebuild (the swap itself: projections/swap.py).
+"""A projection's schemas during a rebuild (the swap itself: projections/rebuild/swap.py).
 
 ``pj_<name>`` serves; ``pj_<name>__rebuild`` is being built (its ``tracking`` table says
 how far, so an interrupted rebuild resumes); ``pj_<name>__old`` exists only between a

@@ -17,8 +17,8 @@ from psycopg import sql
 
 from adapters.search_index import digests_of_database
 from projections.base import Projection
-from projections.schemas import drop_schema, old_schema, rebuild_schema, schema_exists
-from projections.topic_range import TopicRange
+from projections.rebuild.schemas import drop_schema, old_schema, rebuild_schema, schema_exists
+from projections.rebuild.topic_range import TopicRange
 from projections.writer import SWAP_LOCK, ProjectionWriter, tracked
 
 
