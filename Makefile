@@ -48,11 +48,10 @@ bootstrap:
 run: bootstrap
 	FIRMTEXT_ENV="$${FIRMTEXT_ENV:-development}" $(VENV)/firmtext up
 
-# The fault drills (tests/faults/test_drills.py) are not part of `make test` yet: they take
-# 10-12 minutes on this machine and have not passed three runs in a row (issue 10); run them
-# with `make faults`. The supervision test of the same tier is part of it (about 40 s).
+# Every tier, the fault drills included: they start (and remove) a 3-node Kafka and a
+# PostgreSQL of their own (tests/faults/conftest.py) beside the shared test servers.
 test:
-	$(call with_test_infra,tests --ignore=tests/faults/test_drills.py)
+	$(call with_test_infra,tests)
 
 integration:
 	$(call with_test_infra,tests/integration)

@@ -32,10 +32,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if "faults" in Path(str(item.fspath)).parts:
-            item.add_marker(pytest.mark.faults)
-            item.add_marker(pytest.mark.slow)
+    """Mark the tier, and run it last: its 3-node cluster then starts after every other
+    tier is done with the machine, and is removed at the end of the session."""
+    drills = [item for item in items if "faults" in Path(str(item.fspath)).parts]
+    for item in drills:
+        item.add_marker(pytest.mark.faults)
+        item.add_marker(pytest.mark.slow)
+    items[:] = [item for item in items if item not in drills] + drills
 
 
 @pytest.fixture(scope="session")
