@@ -9,6 +9,7 @@ Every status seen is counted, so a drill can assert that no 500 was ever answere
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from collections import Counter
@@ -107,14 +108,21 @@ class Traffic:
         conv.expected.append(("outbound", body))
         self.outbound_bodies.append(body)
 
-    async def burst(self) -> None:
-        """Every client's 10 texts in order, the firm's reply after the 5th."""
+    async def burst(self, spread: float = 0.0) -> None:
+        """Every client's 10 texts in order, the firm's reply after the 5th; with ``spread``
+        (seconds) each client's texts are spaced over about that long, as real traffic is,
+        instead of sent as fast as they are answered."""
+        gap = spread / TEXTS
+
         async def client(session, conv: Conversation) -> None:
+            await asyncio.sleep(random.uniform(0, gap))  # the clients are not in step
             for i in range(TEXTS):
+                began = time.monotonic()
                 await self._text_in(session, conv, f"{self.tag} {conv.phone[-7:]} in {i}")
                 self.inbound_accepted += 1
                 if i == TEXTS // 2 - 1:
                     await self._send(session, conv, f"{self.tag} {conv.phone[-7:]} out")
+                await asyncio.sleep(max(0.0, gap - (time.monotonic() - began)))
 
         async with self._session() as session:
             await asyncio.gather(*(client(session, conv) for conv in self.conversations))
