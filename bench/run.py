@@ -124,7 +124,7 @@ def run_http(settings: Settings, levels: list[int], seconds: float, run_id: str,
     from firmtext.bootstrap import Container
 
     if bare:
-        clients = [Client("f", "+15550000000", f"+1556{i:07d}") for i in range(20_000)]
+        clients = [Client("f", "+15550000000", f"+1555{i:07d}") for i in range(20_000)]
         out = []
         for concurrency in levels:
             meter.start()
