@@ -126,19 +126,25 @@ async def measure(settings, backlog: int = 300, tries: int = 20, timeout: float 
             "target_seconds": TARGET_SECONDS, "p99_to_target": round(p99 / TARGET_SECONDS, 3)}
 
 
-def run_on_stack(settings) -> dict:
-    """Start a stack for ``settings`` with the carrier paced at 1 text/s per number,
-    measure, stop it (firm A's backlog would keep it busy for minutes)."""
+def on_stack(settings, measure_on, carrier_rate: float) -> dict:
+    """Start a stack of its own for ``settings`` with the carrier paced at ``carrier_rate``
+    texts/s per number, run ``measure_on(settings)`` on it, stop it."""
     from firmtext.infra.daemon import free_port
     from firmtext.infra.stack import Stack
 
-    paced = settings.with_overrides(carrier_rate_per_second=1.0, smtp_port=free_port())
+    paced = settings.with_overrides(carrier_rate_per_second=carrier_rate, smtp_port=free_port())
     stack = Stack(paced)
     try:
         stack.start(["migrate", "simulator", "api", "relay", "worker"])
-        return asyncio.run(measure(paced))
+        return asyncio.run(measure_on(paced))
     finally:
         stack.stop()
+
+
+def run_on_stack(settings) -> dict:
+    """The carrier paced like a Twilio long code, 1 text/s per number; the stack stops after
+    (firm A's backlog would keep it busy for minutes)."""
+    return on_stack(settings, measure, 1.0)
 
 
 def report(result: dict) -> str:
@@ -148,29 +154,10 @@ def report(result: dict) -> str:
 
 
 def main() -> int:
-    """On the bench's own servers (bench/run.py's settings), a database and topic of its own."""
-    import json
+    from bench.steps import standalone
 
-    from bench.run import RESULTS, bench_settings, ensure_jars, say
-    from firmtext.infra.postgres import create_database, server_url
-    from firmtext.infra.services import start_infrastructure, stop_infrastructure
-
-    settings = bench_settings()
-    ensure_jars(settings)
-    infra = start_infrastructure(settings)
-    run_id = f"{int(time.time()):x}"
-    ready = infra.settings
-    ready = ready.with_overrides(database_url=create_database(server_url(ready), f"bench_fair_{run_id}"),
-                                 events_topic=f"firmtext.events.fair{run_id}", app_id=f"bench-fair-{run_id}")
-    try:
-        say("fairness: firm A queues 300 texts, then firm B (same partition) sends one, 20 times")
-        result = run_on_stack(ready)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "fairness.json").write_text(json.dumps(result, indent=2))
-        say("  " + report(result))
-        return 0
-    finally:
-        stop_infrastructure(settings, infra.started)
+    return standalone("fair", "fairness: firm A queues 300 texts, then firm B (same partition) sends one, 20 times",
+                      run_on_stack, report, "fairness.json")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import uuid
 import httpx
 import psycopg
 
-from bench.fairness import Firm, client_phone, percentile
+from bench.fairness import Firm, client_phone, on_stack, percentile
 
 TARGET_P99_MS = 300.0
 SHOWN = ("sent", "delivered", "undelivered", "failed")
@@ -102,17 +102,8 @@ async def measure(settings, rate: float = 20.0, seconds: float = 15.0, firms: in
 
 
 def run_on_stack(settings) -> dict:
-    """A stack of its own for ``settings`` (a carrier fast enough not to be the limit), measured, stopped."""
-    from firmtext.infra.daemon import free_port
-    from firmtext.infra.stack import Stack
-
-    fast = settings.with_overrides(carrier_rate_per_second=10.0, smtp_port=free_port())
-    stack = Stack(fast)
-    try:
-        stack.start(["migrate", "simulator", "api", "relay", "worker"])
-        return asyncio.run(measure(fast))
-    finally:
-        stack.stop()
+    """A stack of its own, with a carrier fast enough (10 texts/s per number) not to be the limit."""
+    return on_stack(settings, measure, 10.0)
 
 
 def report(result: dict) -> str:
@@ -122,27 +113,10 @@ def report(result: dict) -> str:
 
 
 def main() -> int:
-    import json
+    from bench.steps import standalone
 
-    from bench.run import RESULTS, bench_settings, ensure_jars, say
-    from firmtext.infra.postgres import create_database, server_url
-    from firmtext.infra.services import start_infrastructure, stop_infrastructure
-
-    settings = bench_settings()
-    ensure_jars(settings)
-    infra = start_infrastructure(settings)
-    run_id = f"{int(time.time()):x}"
-    ready = infra.settings.with_overrides(events_topic=f"firmtext.events.out{run_id}", app_id=f"bench-out-{run_id}")
-    ready = ready.with_overrides(database_url=create_database(server_url(ready), f"bench_out_{run_id}"))
-    try:
-        say("outbound: 20 sends/s over 20 firms for 15 s, POST until the text shows sent")
-        result = run_on_stack(ready)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "outbound.json").write_text(json.dumps(result, indent=2))
-        say("  " + report(result))
-        return 0
-    finally:
-        stop_infrastructure(settings, infra.started)
+    return standalone("out", "outbound: 20 sends/s over 20 firms for 15 s, POST until the text shows sent",
+                      run_on_stack, report, "outbound.json")
 
 
 if __name__ == "__main__":

@@ -64,3 +64,29 @@ def distribution_step() -> None:
     from bench import summary_json
 
     summary_json.write()  # the distribution figures join summary.json
+
+
+def standalone(tag: str, title: str, run_on_stack, report, filename: str) -> int:
+    """``python -m bench.<name>``: ``run_on_stack`` on the bench's own servers (bench/run.py's
+    settings), with a database and topic of its own; writes results/``filename``."""
+    import time
+
+    from bench.run import bench_settings, ensure_jars, say
+    from firmtext.infra.postgres import create_database, server_url
+    from firmtext.infra.services import start_infrastructure, stop_infrastructure
+
+    settings = bench_settings()
+    ensure_jars(settings)
+    infra = start_infrastructure(settings)
+    run_id = f"{int(time.time()):x}"
+    ready = infra.settings.with_overrides(events_topic=f"firmtext.events.{tag}{run_id}", app_id=f"bench-{tag}-{run_id}")
+    ready = ready.with_overrides(database_url=create_database(server_url(ready), f"bench_{tag}_{run_id}"))
+    try:
+        say(title)
+        result = run_on_stack(ready)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / filename).write_text(json.dumps(result, indent=2))
+        say("  " + report(result))
+        return 0
+    finally:
+        stop_infrastructure(settings, infra.started)
