@@ -114,10 +114,19 @@ def render_properties(node: KafkaNode, cluster: list[KafkaNode]) -> None:
         replication=replicas, min_isr=min(2, replicas), data_dir=node.paths.data))
 
 
+def _new_cluster_id() -> str:
+    """22 characters of URL-safe base64, never starting with "-" (as Kafka's own
+    Uuid.randomUuid avoids: a command line would read it as an option)."""
+    while True:
+        new = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not new.startswith("-"):
+            return new
+
+
 def cluster_id(cluster: list[KafkaNode]) -> str:
     """A single node gets a new id; the nodes of a cluster share one, kept beside them
     (or read back from a node that was formatted with it)."""
-    new = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    new = _new_cluster_id()
     if len(cluster) == 1:
         return new
     stored = _kafka_root(cluster[0].paths.root) / f"cluster-{len(cluster)}.id"
@@ -142,7 +151,8 @@ def format_storage(java: str, node: KafkaNode, cluster: list[KafkaNode]) -> None
     done = subprocess.run(
         [java, "-cp", f"{paths.libs}/*", f"-Dlog4j2.configurationFile={INFRA_DIR / 'log4j2.xml'}",
          f"-Dkafka.logs.dir={paths.logs}", "kafka.tools.StorageTool", "format",
-         "-t", shared_id, "-c", str(paths.properties)],
+         # "=": an id stored by an earlier release may start with "-"
+         f"--cluster-id={shared_id}", f"--config={paths.properties}"],
         capture_output=True, text=True)
     if done.returncode != 0:
         raise InfraError(f"formatting Kafka storage in {paths.data} failed:\n{done.stdout}{done.stderr}")

@@ -291,3 +291,22 @@ def test_three_nodes_get_their_own_ports_directories_and_one_quorum(tmp_path: Pa
     assert Settings.from_env({"FIRMTEXT_KAFKA_BROKERS": "3"}, secrets=False).topic_replication == 3
     single = Settings(var_dir=tmp_path, kafka_port=33092, kafka_controller_port=33093)
     assert [n.paths.root for n in nodes(single)] == [tmp_path.resolve() / "kafka"]  # the layout of before
+
+
+def test_a_cluster_id_starting_with_a_dash_still_formats_a_node(tmp_path):
+    """An id that starts with "-" (1 in 64 of the ids an earlier release made) was read by
+    kafka-storage as an option, so `make run` with 3 brokers failed at once (found by hand)."""
+    from firmtext.infra.kafka_jars import ensure_kafka_jars, find_java
+    from firmtext.infra.kafka_setup import KafkaPaths, format_storage, nodes, render_properties
+
+    settings = Settings(var_dir=tmp_path, kafka_port=free_port(), kafka_controller_port=free_port(), kafka_brokers=3)
+    cluster = nodes(settings)
+    shared = Path(__file__).resolve().parents[2] / "var" / "test" / "kafka" / "libs"
+    libs = KafkaPaths.of(settings).libs
+    libs.parent.mkdir(parents=True, exist_ok=True)
+    libs.symlink_to(ensure_kafka_jars(shared).resolve())
+    (libs.parent / "cluster-3.id").write_text("-AFpEf22SrK4JC1EBFy3pg\n")
+    cluster[0].paths.data.mkdir(parents=True, exist_ok=True)
+    render_properties(cluster[0], cluster)
+    format_storage(find_java(), cluster[0], cluster)
+    assert "cluster.id=-AFpEf22SrK4JC1EBFy3pg" in (cluster[0].paths.data / "meta.properties").read_text()
