@@ -30,7 +30,10 @@ def try_it_commands() -> str:
 
 
 def run(system, script: str) -> subprocess.CompletedProcess:
-    env = {**system.settings.as_env(), "FIRMTEXT_ENV": "development", "PATH": "/usr/bin:/bin"}
+    # The drill system's addresses, but not FIRMTEXT_ENV: a new terminal has none, so the
+    # walkthrough must say it itself (it did not, and `firmtext token` refused to start).
+    env = {**system.settings.as_env(), "PATH": "/usr/bin:/bin"}
+    env.pop("FIRMTEXT_ENV")
     return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 
