@@ -85,7 +85,10 @@ class CarrierState:
     http: httpx.AsyncClient | None = None
 
 
-def create_simulator(settings, callback_delay: float = 0.05) -> Starlette:
+CALLBACK_DELAY = 0.05  # seconds before each status callback (the carrier's own time)
+
+
+def create_simulator(settings, callback_delay: float = CALLBACK_DELAY) -> Starlette:
     """The simulator as an ASGI app, authenticating with ``settings``' Twilio credentials."""
     state = CarrierState()
     account_sid, token = settings.twilio_account_sid, settings.twilio_auth_token

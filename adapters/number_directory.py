@@ -16,6 +16,12 @@ class FirmsByNumber:
         self.lookup, self.ttl, self.clock = lookup, ttl, clock
         self._seen: dict[str, tuple[float, str]] = {}
 
+    def remembered(self, number: str) -> str | None:
+        """The firm when its answer is remembered and fresh, else None: no I/O, so the
+        event loop may ask before it hands :meth:`firm_for` to a thread."""
+        hit = self._seen.get(number)
+        return hit[1] if hit and self.clock() - hit[0] < self.ttl else None
+
     def firm_for(self, number: str) -> str | None:
         now = self.clock()
         hit = self._seen.get(number)

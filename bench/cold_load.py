@@ -10,6 +10,9 @@ with that many inbound texts (in group-commit units of 250), then:
 - *per text*: one more inbound text through ``Texting.receive_inbound`` (its own unit and
   transaction), warm cache, median of ``BENCH_TEXT_TRIES`` (40).
 
+The three lengths take turns sample by sample, so a slow moment of the machine weighs on
+all of them alike (run one after the other, the 10,000/0 ratio swung 0.90-1.58).
+
 Same-run ceilings: the per-text time at 0 prior messages (the target: within 10 % of it
 at 10,000), and one primary-key read of the events table (the floor of any cold load).
 Writes bench/results/cold_load.json.
@@ -34,6 +37,17 @@ def _median_ms(fn, tries: int) -> float:
         fn()
         samples.append((time.perf_counter() - began) * 1000)
     return round(statistics.median(samples), 2)
+
+
+def _interleaved(calls: dict, tries: int) -> dict:
+    """Median ms of each call, the calls taking turns ``tries`` times."""
+    samples = {name: [] for name in calls}
+    for _ in range(tries):
+        for name, fn in calls.items():
+            began = time.perf_counter()
+            fn()
+            samples[name].append((time.perf_counter() - began) * 1000)
+    return {name: round(statistics.median(values), 2) for name, values in samples.items()}
 
 
 def _fill(texting, firm: str, phone: str, count: int) -> None:
@@ -62,18 +76,21 @@ def measure(database_url: str, settings) -> dict:
     tries_cold, tries_text = int(os.environ.get("BENCH_COLD_TRIES", 15)), int(os.environ.get("BENCH_TEXT_TRIES", 40))
     firm = "bench-length"
     texting.configure_firm(firm, "Length LLP", "+15557000000")
-    rows = {}
+    conversations = {}
     for i, length in enumerate(LENGTHS):
         phone = f"+1555710{i:04d}"
         _fill(texting, firm, phone, length)
         texting.receive_inbound(firm, phone, f"SM{uuid.uuid4().hex}", "first of the measured")
-        conv_id = conversation_id_of(firm, container.sealer.phone_hash(firm, phone))
-        rows[length] = {
-            "cold_load_ms": _median_ms(lambda: cold.repository.get(conv_id), tries_cold),
-            "per_text_ms": _median_ms(lambda: texting.receive_inbound(firm, phone, f"SM{uuid.uuid4().hex}", "one more"),
-                                      tries_text),
-            "events": texting.repository.get(conv_id).version,
-        }
+        conversations[length] = (phone, conversation_id_of(firm, container.sealer.phone_hash(firm, phone)))
+    # The lengths take turns, sample by sample: a slow moment of the machine (2 cores shared
+    # with PostgreSQL) lands on all of them alike instead of on whichever ran then.
+    cold_ms = _interleaved({n: (lambda c=c: cold.repository.get(c)) for n, (_, c) in conversations.items()},
+                           tries_cold)
+    text_ms = _interleaved({n: (lambda p=p: texting.receive_inbound(firm, p, f"SM{uuid.uuid4().hex}", "one more"))
+                            for n, (p, _) in conversations.items()}, tries_text)
+    rows = {n: {"cold_load_ms": cold_ms[n], "per_text_ms": text_ms[n],
+                "events": texting.repository.get(c).version} for n, (_, c) in conversations.items()}
+    conv_id = conversations[LENGTHS[-1]][1]
     floor = _median_ms(lambda: cold.recorder.select_events(conv_id, limit=1), tries_cold)
     cold.close()
     container.close()

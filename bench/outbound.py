@@ -9,8 +9,12 @@ when ``pj_messages.messages`` shows it ``sent`` or beyond (polled by primary key
 the carrier simulator's answer and its ``sent`` callback, the same way back.
 
 Ceilings, in the same run: the POST's own answer time (the part before anything is
-sent), and a bare round trip to the carrier simulator's Messages API (the part the
-carrier takes), each p99; the target itself is the figure's yardstick.
+sent), a bare round trip to the carrier simulator's Messages API and the simulator's
+pause before its ``sent`` callback (the parts the carrier takes), each p99; the target
+itself is the figure's yardstick. ``stages_ms`` says where the time goes (from the
+POST, by wall clock): the send agent recorded the text as due, a lane claimed it, the
+carrier's answer was recorded, the text showed ``sent``. A warm-up text per firm goes
+first, unmeasured: the stack has only just started.
 
 ``python -m bench.outbound`` alone (the bench's servers), or in ``make bench``.
 """
@@ -22,6 +26,8 @@ import uuid
 
 import httpx
 import psycopg
+
+from adapters.carrier_simulator import CALLBACK_DELAY
 
 from bench.fairness import Firm, client_phone, on_stack, percentile
 
@@ -67,22 +73,31 @@ async def measure(settings, rate: float = 20.0, seconds: float = 15.0, firms: in
                          for i, firm in enumerate(made) for j in range(5)]
         pending: dict[str, float] = {}
         seen: dict[str, float] = {}
+        wall: dict[str, float] = {}  # message id -> wall-clock time its POST was made (stages)
         answers: list[float] = []
         stop = asyncio.Event()
         watcher = asyncio.create_task(_watch(settings.database_url, pending, seen, stop))
 
         async def send(n: int) -> None:
             firm, conversation = conversations[(n % firms) * 5 + (n // firms) % 5]
-            began = time.perf_counter()
+            began, began_wall = time.perf_counter(), time.time()
             r = await http.post(f"/v1/conversations/{conversation}/messages", headers=firm.headers,
                                 json={"body": f"Reminder {n}: bring your ID."})
             assert r.status_code == 202, r.text
             answers.append(time.perf_counter() - began)
             pending[r.json()["message"]["id"]] = began
+            wall[r.json()["message"]["id"]] = began_wall
+        # Warm-up, not measured: one text per firm, until each shows sent (the stack has just
+        # started: its consumers' first assignment, each number's first lane).
+        await asyncio.gather(*(send(n) for n in range(firms)))
+        while pending:
+            await asyncio.sleep(0.05)
+        seen.clear()
+        answers.clear()
         tasks, total, started = [], int(rate * seconds), time.perf_counter()
         for n in range(total):  # an open loop: sends go out on schedule, whatever the answers take
             await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
-            tasks.append(asyncio.create_task(send(n)))
+            tasks.append(asyncio.create_task(send(firms + n)))
         await asyncio.gather(*tasks)
         stop.set()
         try:
@@ -90,6 +105,7 @@ async def measure(settings, rate: float = 20.0, seconds: float = 15.0, firms: in
         except asyncio.TimeoutError:
             watcher.cancel()
     carrier = await _carrier_round_trips(settings)
+    stages = await _stages(settings.database_url, wall)
     latencies = sorted(seen.values())
     p99 = percentile(latencies, 0.99) * 1000 if latencies else float("inf")
     return {"rate_per_second": rate, "seconds": seconds, "firms": firms, "sends": total,
@@ -98,7 +114,32 @@ async def measure(settings, rate: float = 20.0, seconds: float = 15.0, firms: in
             "sent_visible_p99_ms": round(p99, 1), "sent_visible_max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
             "post_answer_p99_ms": round(percentile(answers, 0.99) * 1000, 1),
             "carrier_round_trip_p99_ms": round(percentile(carrier, 0.99) * 1000, 1),
+            "carrier_callback_wait_ms": CALLBACK_DELAY * 1000,
+            "stages_ms": {**stages, "sent_visible": _p(latencies)},
             "target_p99_ms": TARGET_P99_MS, "p99_to_target": round(p99 / TARGET_P99_MS, 3)}
+
+
+def _p(values: list[float]) -> dict:
+    values = sorted(values)
+    return {"p50": round(percentile(values, 0.5) * 1000, 1), "p99": round(percentile(values, 0.99) * 1000, 1)} \
+        if values else {}
+
+
+async def _stages(database_url: str, wall: dict[str, float]) -> dict:
+    """Where the time goes, from the POST (same machine, wall clock): the send agent recorded
+    the text as due (the relay and Kafka crossed once), a lane claimed it, the carrier's
+    answer was recorded; ``sent_visible`` adds the carrier's callback and a second crossing."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        rows = await (await conn.execute(
+            "SELECT message_id, extract(epoch FROM recorded_at), extract(epoch FROM claimed_at), "
+            "extract(epoch FROM done_at) FROM outbound_dispatches WHERE message_id = ANY(%s)",
+            (list(wall),))).fetchall()
+    picked = {"recorded_due": [], "claimed": [], "carrier_answer_recorded": []}
+    for message_id, *times in rows:
+        for name, at in zip(picked, times):
+            if at is not None:
+                picked[name].append(float(at) - wall[message_id])
+    return {name: _p(values) for name, values in picked.items()}
 
 
 def run_on_stack(settings) -> dict:

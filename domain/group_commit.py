@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any, Callable
+from uuid import UUID
 
 from domain.texting import Texting
 
@@ -28,13 +29,15 @@ class GroupCommitter:
         self._task: asyncio.Task | None = None
         self.batches = self.commands = self.fallbacks = 0
 
-    async def submit(self, use_case: Callable[..., Any], *args: Any) -> Any:
-        """Run ``use_case(unit, *args)`` (a domain/use_cases_*.py function) in the next group commit."""
+    async def submit(self, use_case: Callable[..., Any], *args: Any, loads: tuple[UUID, ...] = ()) -> Any:
+        """Run ``use_case(unit, *args)`` (a domain/use_cases_*.py function) in the next group
+        commit. ``loads``: aggregates it will read, loaded with the rest of its batch's in one
+        round trip (a hint: what it reads beyond them is loaded as it asks)."""
         if self._task is None or self._task.done():
             self._queue = asyncio.Queue()
             self._task = asyncio.create_task(self._run(), name="group-commit")
         future = asyncio.get_running_loop().create_future()
-        await self._queue.put((use_case, args, future))
+        await self._queue.put((use_case, args, loads, future))
         return await future
 
     async def _run(self) -> None:
@@ -48,8 +51,8 @@ class GroupCommitter:
                                  await asyncio.wait_for(self._queue.get(), timeout))
                 except (asyncio.QueueEmpty, asyncio.TimeoutError):
                     break
-            outcomes = await asyncio.to_thread(self._execute, [(fn, args) for fn, args, _ in items])
-            for (_, _, future), (ok, value) in zip(items, outcomes):
+            outcomes = await asyncio.to_thread(self._execute, [(fn, args, loads) for fn, args, loads, _ in items])
+            for (*_, future), (ok, value) in zip(items, outcomes):
                 if not future.done():
                     future.set_result(value) if ok else future.set_exception(value)
 
@@ -59,14 +62,15 @@ class GroupCommitter:
         if len(commands) > 1:
             try:
                 uow = self.texting.unit()
-                results = [use_case(uow, *args) for use_case, args in commands]
+                uow.preload([i for *_, loads in commands for i in loads])
+                results = [use_case(uow, *args) for use_case, args, _ in commands]
                 uow.commit()
                 return [(True, r) for r in results]
             except Exception as exc:  # a refusal or a lost race: redo one by one
                 self.fallbacks += 1
                 log.debug("group commit of %d fell back to one-by-one: %s", len(commands), type(exc).__name__)
         outcomes = []
-        for use_case, args in commands:
+        for use_case, args, _ in commands:
             try:
                 outcomes.append((True, self.texting.run(use_case, *args)))
             except Exception as exc:

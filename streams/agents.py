@@ -21,7 +21,11 @@ log = logging.getLogger("firmtext.worker")
 
 PROJECT_BATCH = 4000  # events per projection transaction, at most (a backlog: bench/results/projector.json)
 SEND_BATCH = 500
-BATCH_WITHIN = 0.05  # seconds a batch waits to fill
+# How long a batch waits to fill once the agent asks for it. Short, as every text crosses
+# these agents on its way to the carrier and back to the inbox (bench/outbound.py); under
+# load the batches still grow, as records arrive while the previous batch is handled.
+PROJECT_WITHIN = 0.01
+SEND_WITHIN = 0.005
 
 
 @dataclass
@@ -83,7 +87,7 @@ def projection_start(p: int, projection_at: dict, sender_at: dict) -> int:
 def project_agent(work: AgentWork):
     """The ``project`` agent: batches of up to PROJECT_BATCH events to the projections."""
     async def project(stream):
-        async for batch in stream.take_events(PROJECT_BATCH, within=BATCH_WITHIN):
+        async for batch in stream.take_events(PROJECT_BATCH, within=PROJECT_WITHIN):
             await work.batch(batch)
     return project
 
@@ -91,6 +95,6 @@ def project_agent(work: AgentWork):
 def send_agent(work: AgentWork):
     """The ``send`` agent: records each requested text as due (fast); the lanes send them."""
     async def send(stream):
-        async for batch in stream.take_events(SEND_BATCH, within=BATCH_WITHIN):
+        async for batch in stream.take_events(SEND_BATCH, within=SEND_WITHIN):
             await work.batch(batch)
     return send

@@ -5,6 +5,11 @@ are committed only after Kafka acknowledged the batch (acks=all, idempotent prod
 so a relay killed at any instant republishes byte-identical envelopes, which
 consumers skip by notification id. One relay is active at a time (advisory lock);
 others wait as hot standbys.
+
+The relay is pushed, not only polled: it LISTENs on the channel eventsourcing's
+PostgreSQL recorder NOTIFYs in every event-storing transaction (PostgreSQL delivers it at
+commit), so a stored event leaves for Kafka within a millisecond or two of its commit;
+without a notification (LISTEN refused) it still polls every ``idle_sleep`` seconds.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import time
 from typing import Callable
 
 import psycopg
+from psycopg import sql
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
@@ -111,7 +117,7 @@ class Relay:
         self.set_aside += len(refused)
         return len(envelopes)
 
-    async def run(self, stop: asyncio.Event, idle_sleep: float = 0.02) -> None:
+    async def run(self, stop: asyncio.Event, idle_sleep: float = 0.25) -> None:
         """Publish until ``stop`` is set, surviving every failure with capped backoff."""
         while not stop.is_set():
             try:
@@ -127,10 +133,12 @@ class Relay:
 
     async def _serve(self, stop: asyncio.Event, idle_sleep: float) -> None:
         conn = await asyncio.to_thread(psycopg.connect, self.database_url, autocommit=True, connect_timeout=5)
+        listener = None
         try:
             await self._acquire_lock(conn, stop)
             if stop.is_set():
                 return
+            listener = await self._listen()
             if self.producer is None:
                 producer = self.producer_factory()
                 await producer.start()
@@ -145,9 +153,40 @@ class Relay:
                     await asyncio.to_thread(record_state, conn, self.name, "active", "")
                     beat = time.monotonic()
                 if moved == 0:
-                    await _sleep_unless(stop, idle_sleep)
+                    await self._wait_for_events(listener, stop, idle_sleep)
         finally:
+            if listener is not None:
+                await listener.close()
             await asyncio.to_thread(conn.close)
+
+    async def _listen(self) -> psycopg.AsyncConnection | None:
+        """A connection LISTENing for stored events, or None (then the relay only polls)."""
+        try:
+            listener = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True, connect_timeout=5)
+            channel = getattr(self.texting.recorder, "channel_name", None)
+            if channel is None:  # not PostgreSQL's recorder: nothing to listen to
+                await listener.close()
+                return None
+            await listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            return listener
+        except psycopg.Error as exc:
+            log.warning("relay cannot LISTEN (%s): polling only", describe(exc))
+            return None
+
+    @staticmethod
+    async def _wait_for_events(listener: psycopg.AsyncConnection | None, stop: asyncio.Event,
+                               seconds: float) -> None:
+        """Until an event-storing transaction commits, ``stop`` is set (seen within half a
+        second) or ``seconds`` pass. A notification sent while the relay was busy waits on
+        the connection, so none is missed; an extra one only costs an empty read. A broken
+        listener raises: the relay starts over."""
+        if listener is None:
+            await _sleep_unless(stop, seconds)
+            return
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
+            async for _ in listener.notifies(timeout=min(remaining, 0.5), stop_after=1):
+                return
 
     async def _acquire_lock(self, conn: psycopg.Connection, stop: asyncio.Event) -> None:
         """One relay active at a time; the others stand by (silently: only the active one

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from adapters.auth import Caller, caller_from_token
-from adapters.http.deps import caller, container, texting_user
+from adapters.http.deps import bearer_caller, container, texting_user, with_texting
 from adapters.http.errors import ApiError
 from adapters.http.event_stream import bell_of, comment_frame, event_frame, retry_frame
 from adapters.http.idempotency import run_idempotently
@@ -73,8 +73,8 @@ def stream_caller(request: Request, access_token: str | None = Query(
         None, description="Only for EventSource, which cannot send headers: a short-lived bearer token.")) -> Caller:
     """The bearer header as everywhere; or ``?access_token=`` (this endpoint only)."""
     if access_token and not request.headers.get("authorization"):
-        return texting_user(caller_from_token(request.app.state.container.settings.jwt_secret, access_token))
-    return texting_user(caller(request))
+        return with_texting(caller_from_token(request.app.state.container.settings.jwt_secret, access_token))
+    return with_texting(bearer_caller(request))
 
 
 _SEQ = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("²".isdigit() is True); below 2**63

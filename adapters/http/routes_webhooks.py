@@ -18,6 +18,7 @@ from adapters.twilio_signature import is_valid_signature
 from adapters.twilio_webhooks import WebhookInvalid, parse_inbound, parse_status
 from domain.ids import conversation_id_of
 from domain.use_cases_conversation import receive_inbound
+from domain.use_cases_delivery import record_status
 
 if TYPE_CHECKING:  # the composition root builds the container; this layer only uses it
     from firmtext.bootstrap import Container
@@ -61,7 +62,7 @@ async def inbound_message(request: Request, c: Container = Depends(container)):
         # never its content, and so does the log.
         log.warning("inbound webhook refused: %s", exc.message)
         return error_response(422, "invalid_webhook", f"The webhook is malformed: {exc.message}")
-    firm_id = await c.run_sync(c.firms_by_number.firm_for, firm_number)
+    firm_id = c.firms_by_number.remembered(firm_number) or await c.run_sync(c.firms_by_number.firm_for, firm_number)
     if firm_id is None:
         return error_response(404, "unknown_number", "No firm texts from that number.")
     conversation_id = conversation_id_of(firm_id, c.sealer.phone_hash(firm_id, sender))
@@ -72,7 +73,7 @@ async def inbound_message(request: Request, c: Container = Depends(container)):
     # Twilio sets OptOutType when its own Advanced Opt-Out already answered the keyword.
     carrier_answered = bool(text.extra.get("OptOutType"))
     outcome = await c.committer.submit(receive_inbound, firm_id, sender, text.message_sid, text.body,
-                                       media, rejected, carrier_answered)
+                                       media, rejected, carrier_answered, loads=(conversation_id,))
     c.metrics.inbound(outcome)
     return twiml(EMPTY_TWIML)
 
@@ -90,7 +91,8 @@ async def status_callback(request: Request, c: Container = Depends(container)):
         message_id = request.query_params["message"]
     except (ValueError, KeyError):
         return twiml(EMPTY_TWIML)  # not a message firmtext sent: nothing to record
-    await c.run_sync(c.texting.record_status, conversation_id, message_id, update.status, update.error_code)
+    await c.committer.submit(record_status, conversation_id, message_id, update.status, update.error_code,
+                             loads=(conversation_id,))
     return twiml(EMPTY_TWIML)
 
 

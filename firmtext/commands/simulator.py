@@ -23,7 +23,7 @@ def register(subparsers) -> None:
     """Attach ``simulator`` and ``simulate {inbound,voice}``."""
     serve = subparsers.add_parser("simulator", help="run the local Twilio-compatible carrier simulator")
     serve.add_argument("--port", type=int, help="listen port (default FIRMTEXT_SIMULATOR_PORT, 8010)")
-    serve.add_argument("--callback-delay", type=float, default=0.05, metavar="SECONDS",
+    serve.add_argument("--callback-delay", type=float, default=None, metavar="SECONDS",
                        help="pause before each status callback (default 0.05)")
     serve.set_defaults(func=_serve)
 
@@ -47,7 +47,7 @@ def register(subparsers) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn  # imported here so the other commands start fast
 
-    from adapters.carrier_simulator import create_simulator
+    from adapters.carrier_simulator import CALLBACK_DELAY, create_simulator
 
     settings = Settings.from_env()
     # Our own lines (accepted sends, failed callbacks) mask numbers and never carry bodies.
@@ -56,7 +56,8 @@ def _serve(args: argparse.Namespace) -> int:
     if args.port:  # media URLs the simulator hands out must point at where it listens
         settings = settings.with_overrides(simulator_port=port, twilio_api_base=f"http://127.0.0.1:{port}")
     # Uvicorn's access log holds method, path and status only: no bodies or numbers.
-    app = create_simulator(settings, callback_delay=args.callback_delay)
+    app = create_simulator(settings, callback_delay=CALLBACK_DELAY if args.callback_delay is None
+                           else args.callback_delay)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level=settings.log_level)
     return 0
 

@@ -14,8 +14,8 @@ class TestCompose:
         await put_contact(staff, "bob", "Bob Baker", [bob], kind="lead")
 
         await becomes(lambda: search(staff, "archer"), ["ann"])
+        await becomes(lambda: search(staff, "baker"), ["bob"])  # the projection may take them in two batches
         assert await search(staff, "ANN ARCH") == ["ann"]
-        assert await search(staff, "baker") == ["bob"]
         assert await search(staff, "201-3344") == ["ann"]
         assert await search(staff, "(555) 201 3344") == ["ann"]
         assert await search(staff, bob[-7:]) == ["bob"]

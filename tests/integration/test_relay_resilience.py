@@ -111,3 +111,29 @@ async def test_an_unreachable_kafka_is_reported_and_waited_out(relay_settings):
             await asyncio.wait_for(task, 20)
     finally:
         container.close()
+
+
+async def test_a_stored_event_wakes_the_relay_at_once_instead_of_at_its_next_poll(relay_settings):
+    """The relay LISTENs for the event store's commit notification: with polling set to 30 s,
+    a text stored while it idles still reaches Kafka within a second (issue 11: every text
+    crosses the relay twice on its way to "sent")."""
+    await asyncio.to_thread(migrate, relay_settings)
+    container = Container(relay_settings, pool_size=2)
+    stop = asyncio.Event()
+    relay = Relay(container.texting, container.database_url,
+                  lambda: new_producer(container.kafka_bootstrap), relay_settings.events_topic)
+    task = asyncio.create_task(relay.run(stop, idle_sleep=30.0))
+    try:
+        await asyncio.to_thread(container.texting.receive_inbound, "firm-a", "+15551230002", "SM-first", "one")
+        await _until(lambda: _position(container.database_url) >= 1)  # the first poll, at start
+        await asyncio.sleep(0.5)  # idle now: its next poll is 30 s away
+        await asyncio.to_thread(container.texting.receive_inbound, "firm-a", "+15551230002", "SM-second", "two")
+        newest = container.texting.recorder.max_notification_id()
+        began = asyncio.get_running_loop().time()
+        await _until(lambda: _position(container.database_url) >= newest, timeout=10)
+        assert asyncio.get_running_loop().time() - began < 1.0
+        assert await _count_records(container.kafka_bootstrap, relay_settings.events_topic) == newest
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 40)
+        container.close()
