@@ -36,10 +36,15 @@ def sender_offsets(conn: psycopg.Connection) -> dict[int, int]:
     return {r[0]: r[1] + 1 for r in rows}
 
 
-def record_requests(conn: psycopg.Connection, texting: Texting, events: list[Event]) -> int:
+def record_requests(conn: psycopg.Connection, texting: Texting, events: list[Event], track: bool = True) -> int:
     """Record every OutboundRequested of ``events`` as a due dispatch and move each
     partition's position past ``events``, in one transaction. Returns how many texts
-    ``events`` requested (a redelivered one is recorded once)."""
+    ``events`` requested (a redelivered one is recorded once).
+
+    ``track=False``: a batch that requests nothing is skipped without touching PostgreSQL
+    (its position is written with a later batch's). Safe: a worker restarted before then
+    reads those events again, and they still request nothing; under inbound load it spares
+    a transaction per batch (issue 11)."""
     numbers: dict[str, str] = {}
 
     def number_of(firm_id: str) -> str:
@@ -50,6 +55,8 @@ def record_requests(conn: psycopg.Connection, texting: Texting, events: list[Eve
 
     rows = [(e.data["message_id"], e.stream_id, e.firm_id, number_of(e.firm_id), e.notification_id,
              e.data["body_ct"]) for e in events if e.type == REQUESTED]
+    if not rows and not track:
+        return 0
     last: dict[int, Event] = {}
     for event in events:
         if event.partition not in last or event.offset > last[event.partition].offset:

@@ -4,6 +4,7 @@ on first use and made again after PostgreSQL restarted under it."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -12,10 +13,12 @@ from firmtext.config import Settings
 from projections.registry import ALL
 from projections.writer import ProjectionWriter
 from streams.agents import WorkerParts
-from streams.dispatch import record_requests, sender_offsets
+from streams.dispatch import REQUESTED, record_requests, sender_offsets
 
 if TYPE_CHECKING:  # built by the composition root (firmtext/commands/worker.py)
     from firmtext.bootstrap import Container
+
+TRACK_EVERY = 1.0  # seconds: how stale the sender's position may be when batches request nothing
 
 
 class PostgresParts:
@@ -53,8 +56,12 @@ class PostgresParts:
 
     def record(self, events) -> None:
         recorder, lanes = self.sending()
-        if record_requests(recorder, self.container.texting, events):
+        # The position of batches that request nothing is written at most every TRACK_EVERY s.
+        track = time.monotonic() - self.state.get("tracked_at", 0.0) >= TRACK_EVERY
+        if record_requests(recorder, self.container.texting, events, track=track):
             lanes.wake()
+        if track or any(e.type == REQUESTED for e in events):
+            self.state["tracked_at"] = time.monotonic()
 
     def positions(self) -> tuple[dict[int, int], dict[int, int]]:
         """(projections, sender): partition -> next offset each needs, from PostgreSQL.

@@ -162,3 +162,30 @@ async def test_an_interrupted_send_the_carrier_accepted_is_reconciled_not_sent_a
         await survivor.stop()
     assert [m["body"] for m in messages] == ["only once"], "the carrier was asked twice"
     assert await recorded() == first["sid"]
+
+
+def test_a_batch_requesting_nothing_may_skip_its_transaction_and_is_recorded_with_the_next(container):
+    """Under inbound load most batches of the send agent request no text; with track=False
+    such a batch costs no transaction (its position is written with a later batch), a batch
+    that requests texts still records them and its position, and reading the skipped events
+    again (a restart) requests nothing twice."""
+    from uuid import UUID
+
+    from streams.dispatch import sender_offsets
+
+    texting = container.texting
+    texting.configure_firm("firm-t", "T LLP", "+15557771111")
+    texting.receive_inbound("firm-t", "+15551112222", "SM" + "a" * 32, "hello")
+    inbound = [Event(env, 0, i) for i, env in enumerate(chain_envelopes(
+        texting, texting.recorder.select_notifications(start=1, limit=100), {}))]
+    with psycopg.connect(container.database_url, autocommit=True) as conn:
+        assert record_requests(conn, texting, inbound, track=False) == 0
+        assert sender_offsets(conn) == {}  # nothing written
+        conv = texting.get_or_none(UUID(inbound[-1].stream_id))
+        texting.request_outbound("firm-t", conv.id, "alice", "reply")
+        every = [Event(env, 0, i) for i, env in enumerate(chain_envelopes(
+            texting, texting.recorder.select_notifications(start=1, limit=100), {}))]
+        assert record_requests(conn, texting, every, track=False) == 1
+        assert sender_offsets(conn) == {0: len(every)}
+        assert record_requests(conn, texting, every) == 1  # read again: one row still
+        assert conn.execute("SELECT count(*) FROM outbound_dispatches").fetchone()[0] == 1
