@@ -195,6 +195,15 @@ def main() -> int:
         stack.start(["migrate", "api", "relay", "worker"])
         ingest = {"levels": run_http(ready, levels, seconds, run_id, bare=False, meter=cpu_meter(ready, stack))}
         stack.stop()
+        at = max(level for level in levels if level <= 64)
+        say(f"ingest: 2 group-commit executors in the API (FIRMTEXT_COMMIT_EXECUTORS=2), {at} in flight")
+        two = ready.with_overrides(commit_executors=2)
+        stack = Stack(two)
+        stacks.append(stack)
+        stack.start(["migrate", "api", "relay", "worker"])
+        ingest["commit_executors_2"] = run_http(two, [at], seconds, run_id + "e", bare=False,
+                                                meter=cpu_meter(two, stack))[0]
+        stack.stop()
         (RESULTS / "ingest.json").write_text(json.dumps(ingest, indent=2))
 
         from bench import steps

@@ -49,6 +49,12 @@ def ingest_figures(ingest: dict | None, ceilings: dict | None) -> list[dict]:
                    "the bare endpoint itself", 0.20),
             figure(f"ingest visible p99 ({at} in flight)", best["visibility_p99_ms"], "ms",
                    best["response_p99_ms"], "the webhook's own answer time, p99", 500, at_least=False)]
+    two = ingest.get("commit_executors_2")
+    if two:
+        same = next((lv for lv in ingest["levels"] if lv["concurrency"] == two["concurrency"]), best)
+        rows.append(figure(f"ingest with 2 group-commit executors ({two['concurrency']} in flight)",
+                           round(two["accepted_per_second"]), "texts/s", round(same["accepted_per_second"]),
+                           "1 executor at the same level, same run"))
     texts = best["accepted_per_second"]
     cores = best.get("cores_used") or {}
     per_process = {name: round(used * 1000 / texts, 3) for name, used in cores.items()

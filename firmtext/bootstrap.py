@@ -138,7 +138,7 @@ class Container:
     def committer(self):
         from domain.group_commit import GroupCommitter
 
-        committer = GroupCommitter(self.texting)
+        committer = GroupCommitter(self.texting, executors=self.settings.commit_executors)
         self.metrics.watch_group_commit(committer)
         return committer
 

@@ -106,6 +106,7 @@ class EnvReader(BaseSettings):
     master_key: str = DEV_MASTER_KEY
     carrier_rate_per_second: float = Field(1.0, gt=0, validation_alias="FIRMTEXT_CARRIER_RATE")
     status_follow_up_seconds: float = Field(120.0, gt=0)
+    commit_executors: int = Field(1, ge=1, le=16)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(8025, ge=1, le=65535)
     smtp_from: str = "texts@firmtext.local"
@@ -162,6 +163,7 @@ class Settings:
     # A text handed to the carrier with no final status this long after is looked up there
     # (its status callback may have been lost: streams/status_followup.py).
     status_follow_up_seconds: float = 120.0
+    commit_executors: int = 1  # group-commit batches decided at once per API process (domain/group_commit.py)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_from: str = "texts@firmtext.local"
@@ -229,6 +231,7 @@ class Settings:
             "FIRMTEXT_MASTER_KEY": self.master_key,
             "FIRMTEXT_CARRIER_RATE": str(self.carrier_rate_per_second),
             "FIRMTEXT_STATUS_FOLLOW_UP_SECONDS": str(self.status_follow_up_seconds),
+            "FIRMTEXT_COMMIT_EXECUTORS": str(self.commit_executors),
             "FIRMTEXT_SMTP_HOST": self.smtp_host,
             "FIRMTEXT_SMTP_PORT": str(self.smtp_port),
             "FIRMTEXT_SMTP_FROM": self.smtp_from,

@@ -136,6 +136,38 @@ def test_a_group_commit_saves_many_commands_in_one_transaction_with_one_by_one_s
     assert conv.inbound_count == 8  # 40 texts over 5 numbers
 
 
+def test_two_executors_decide_each_conversation_in_order_and_never_race_each_other(app):
+    """With two batch executors, every conversation's commands go to one of them (by its
+    id): all 40 texts are kept, each conversation's in the order submitted, a duplicate is
+    still a duplicate, and no batch fell back (two executors on one conversation would)."""
+    import asyncio
+
+    from domain.group_commit import GroupCommitter
+    from domain.ids import conversation_id_of
+
+    committer = GroupCommitter(app, max_wait=0.05, executors=2)
+    phones = [f"+1555123{i:04d}" for i in range(5)]
+    ids = {p: conversation_id_of("acme", app.sealer.phone_hash("acme", p)) for p in phones}
+    assert len({i.int % 2 for i in ids.values()}) == 2  # both executors get work
+
+    async def burst():
+        sids = ["SM" + f"{i:032x}" for i in range(40)]
+        calls = [committer.submit(receive_inbound, "acme", phones[i % 5], sid, f"text {i}",
+                                  loads=(ids[phones[i % 5]],)) for i, sid in enumerate(sids)]
+        calls.append(committer.submit(receive_inbound, "acme", phones[0], sids[0], "duplicate",
+                                      loads=(ids[phones[0]],)))
+        return await asyncio.gather(*calls)
+
+    outcomes = asyncio.run(burst())
+    assert committer.fallbacks == 0 and committer.commands == 41
+    assert outcomes[-1].duplicate and outcomes[-1].message_id == outcomes[0].message_id
+    for n, phone in enumerate(phones):
+        conv = app.conversation("acme", ids[phone])
+        assert conv.inbound_count == 8
+        kept = [(e.carrier_sid, e.message_id) for e in app.events.get(ids[phone]) if hasattr(e, "carrier_sid")]
+        assert kept == [(f"SM{i:032x}", outcomes[i].message_id) for i in range(n, 40, 5)]  # in order
+
+
 def test_a_refused_command_in_a_batch_does_not_leak_its_neighbours_changes(app):
     import asyncio
 
