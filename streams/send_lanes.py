@@ -76,7 +76,6 @@ class SendingLanes:
                  pace_seconds: float = 1.0, follow_up: StatusFollowUp | None = None) -> None:
         self.pool, self.dispatcher, self.max_lanes = pool, dispatcher, max_lanes
         self.follow_up = follow_up  # asks the carrier about texts whose final status is overdue
-        self._followed_up = 0.0
         self.pace_seconds = pace_seconds  # how long a released number stays untouched
         self.holder = f"{os.getpid()}.{uuid.uuid4().hex[:8]}"  # pid first: which process paces a number
         self.lanes: dict[str, asyncio.Task] = {}
@@ -90,7 +89,11 @@ class SendingLanes:
 
     async def run(self, interval: float = 0.25) -> None:
         """Tick every ``interval`` seconds, or at once when woken; never stops on an error.
+        The status follow-up runs beside it, in a task of its own: its carrier lookups (up
+        to 50 a round, each waiting on the carrier) never hold up a new text's lane.
         When cancelled (the worker stops), stops its lanes, which hand their numbers back."""
+        following = asyncio.create_task(self._follow_up_forever(), name="status follow-up") \
+            if self.follow_up is not None else None
         try:
             while True:
                 try:
@@ -103,19 +106,24 @@ class SendingLanes:
                 except asyncio.TimeoutError:
                     pass
         finally:
+            if following is not None:
+                following.cancel()
+                await asyncio.gather(following, return_exceptions=True)
             await self.close()
+
+    async def _follow_up_forever(self) -> None:
+        while True:
+            try:
+                await self.follow_up.tick()
+            except Exception:  # sending goes on whatever the follow-up meets
+                log.exception("status follow-up failed; trying again")
+            await asyncio.sleep(FOLLOW_UP_EVERY)
 
     async def tick(self) -> None:
         """Renew this worker's leases when due, and start a lane for each due number."""
         if time.monotonic() - self._renewed > RENEW_EVERY and self.lanes:
             await asyncio.to_thread(self._renew, list(self.lanes))
             self._renewed = time.monotonic()
-        if self.follow_up is not None and time.monotonic() - self._followed_up > FOLLOW_UP_EVERY:
-            self._followed_up = time.monotonic()
-            try:
-                await self.follow_up.tick()
-            except Exception:  # sending goes on whatever the follow-up meets
-                log.exception("status follow-up failed; trying again")
         free = self.max_lanes - len(self.lanes)
         due = await asyncio.to_thread(self._due, free + len(self.lanes) + 1)
         waiting = [n for n in due if n not in self.lanes]

@@ -189,3 +189,36 @@ def test_a_batch_requesting_nothing_may_skip_its_transaction_and_is_recorded_wit
         assert sender_offsets(conn) == {0: len(every)}
         assert record_requests(conn, texting, every) == 1  # read again: one row still
         assert conn.execute("SELECT count(*) FROM outbound_dispatches").fetchone()[0] == 1
+
+
+async def test_a_slow_status_follow_up_never_holds_up_a_new_text(container, simulator):
+    """The follow-up asks the carrier about overdue texts, up to 50 a round, each waiting on
+    the carrier. It runs beside the lanes: while one round hangs, a new text still goes."""
+    settings, http = simulator
+
+    class Hanging:
+        after = 120.0
+        rounds = 0
+
+        async def tick(self) -> int:
+            Hanging.rounds += 1
+            await asyncio.sleep(30)  # a carrier that does not answer its lookups
+            return 0
+
+    await asyncio.to_thread(queue, container.texting, "firm-f", FIRM_A, "+15557770009", ["still goes"])
+    await asyncio.to_thread(record_all, container)
+    carrier = TwilioMessages.from_settings(settings.with_overrides(carrier_rate_per_second=20.0))
+    pool = ConnectionPool(container.database_url, min_size=1, max_size=4, open=True)
+    lanes = SendingLanes(pool, Dispatcher(container.texting, carrier, "http://127.0.0.1:1"),
+                         pace_seconds=0.05, follow_up=Hanging())
+    began = time.monotonic()
+    task = asyncio.create_task(lanes.run(interval=0.05))
+    try:
+        messages = await accepted(http, settings, 1, timeout=5.0)
+        assert time.monotonic() - began < 2.0
+        assert [m["body"] for m in messages] == ["still goes"] and Hanging.rounds == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await carrier.aclose()
+        pool.close()
