@@ -23,10 +23,10 @@ class FirmsByNumber:
         return hit[1] if hit and self.clock() - hit[0] < self.ttl else None
 
     def firm_for(self, number: str) -> str | None:
+        firm_id = self.remembered(number)
+        if firm_id is not None:
+            return firm_id
         now = self.clock()
-        hit = self._seen.get(number)
-        if hit and now - hit[0] < self.ttl:
-            return hit[1]
         firm_id = self.lookup(number)
         if firm_id is not None:  # an unknown number may be claimed any moment: ask again next time
             self._seen[number] = (now, firm_id)

@@ -38,7 +38,6 @@ class PostgresUnitRecorder(PostgresApplicationRecorder):
                     write.apply(curs)
         super()._insert_events(curs, stored_events, **kwargs)
 
-
     def select_streams(self, known: Mapping[UUID, int], snapshots_table: str | None
                        ) -> tuple[dict[UUID, StoredEvent], dict[UUID, list[StoredEvent]]]:
         """Many aggregates' stored events in ONE round trip: for each id, the events after

@@ -161,16 +161,18 @@ class Relay:
 
     async def _listen(self) -> psycopg.AsyncConnection | None:
         """A connection LISTENing for stored events, or None (then the relay only polls)."""
+        channel = getattr(self.texting.recorder, "channel_name", None)
+        if channel is None:  # not PostgreSQL's recorder: nothing to listen to
+            return None
+        listener = None
         try:
             listener = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True, connect_timeout=5)
-            channel = getattr(self.texting.recorder, "channel_name", None)
-            if channel is None:  # not PostgreSQL's recorder: nothing to listen to
-                await listener.close()
-                return None
             await listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             return listener
         except psycopg.Error as exc:
             log.warning("relay cannot LISTEN (%s): polling only", describe(exc))
+            if listener is not None:
+                await listener.close()
             return None
 
     @staticmethod
