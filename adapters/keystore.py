@@ -17,6 +17,7 @@ class KeyDestroyed(Exception):
 
 class KeyStore(Protocol):
     def get(self, scope: str) -> bytes | None: ...
+    def get_many(self, scopes: list[str]) -> dict[str, bytes]: ...
     def put_if_absent(self, scope: str, wrapped: bytes) -> bytes: ...
     def destroy(self, scope: str) -> None: ...
     def staged_put(self, keys: dict[str, bytes]) -> StagedKeys: ...
@@ -50,6 +51,10 @@ class InMemoryKeyStore:
             raise KeyDestroyed(scope)
         return self.keys.get(scope)
 
+    def get_many(self, scopes: list[str]) -> dict[str, bytes]:
+        """The live keys among ``scopes`` (absent and destroyed ones are left out)."""
+        return {s: self.keys[s] for s in scopes if s in self.keys and s not in self.destroyed}
+
     def put_if_absent(self, scope: str, wrapped: bytes) -> bytes:
         if scope in self.destroyed:
             raise KeyDestroyed(scope)
@@ -82,6 +87,13 @@ class PostgresKeyStore:
         if row[1] is not None:
             raise KeyDestroyed(scope)
         return bytes(row[0])
+
+    def get_many(self, scopes: list[str]) -> dict[str, bytes]:
+        """The live keys among ``scopes``, in one query (absent and destroyed ones are left out)."""
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT scope, wrapped FROM data_keys WHERE scope = ANY(%s) "
+                                "AND destroyed_at IS NULL AND wrapped IS NOT NULL", (list(scopes),)).fetchall()
+        return {scope: bytes(wrapped) for scope, wrapped in rows}
 
     def put_if_absent(self, scope: str, wrapped: bytes) -> bytes:
         with self.pool.connection() as conn:

@@ -77,6 +77,16 @@ class AesGcmSealer:
         for scope, wrapped in keys.items():
             self._remember(scope, wrapped)
 
+    def preload(self, scopes) -> None:
+        """Implements :meth:`domain.ports.Sealer.preload`: one query for the scopes whose key
+        is not cached (or cached too long ago); destroyed and absent ones stay uncached."""
+        now = time.monotonic()
+        with self._lock:
+            missing = [s for s in dict.fromkeys(scopes) if not (hit := self._cache.get(s)) or now - hit[0] >= CACHE_SECONDS]
+        if missing:
+            for scope, wrapped in self.keys.get_many(missing).items():
+                self._remember(scope, wrapped)
+
     def _data_key(self, scope: str, create: bool) -> bytes | None:
         now = time.monotonic()
         with self._lock:

@@ -2,7 +2,7 @@
 Adapters implement them; the composition root wires them in."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol
+from typing import Any, Iterable, Mapping, Protocol
 
 
 class StagedWrite(Protocol):
@@ -34,6 +34,11 @@ class Sealer(Protocol):
 
     def open(self, scope: str, ciphertext: str) -> str | None:
         """Plaintext, or None when the scope's key was destroyed."""
+
+    def preload(self, scopes: Iterable[str]) -> None:
+        """Fetch the keys of ``scopes`` it does not hold yet in one round trip, so sealing
+        under them reads none (a group commit's conversations). Changes nothing stored:
+        a scope without a key, or with a destroyed one, is left to :meth:`seal`."""
 
     def phone_hash(self, firm: str, e164: str) -> str:
         """Keyed HMAC of a phone number, for lookups without storing the number."""

@@ -19,6 +19,7 @@ from domain.conversation import Conversation, firms_open
 from domain.directory import Firm
 from domain.ids import firm_id_of
 from domain.ports import Sealer, StagedWrite
+from domain.scopes import conversation_scope
 
 if TYPE_CHECKING:  # the event store the unit writes to
     from domain.texting import Texting
@@ -51,13 +52,16 @@ class UnitOfWork:
 
     def preload(self, ids: list[UUID]) -> None:
         """Load the aggregates of ``ids`` the unit does not hold yet in one round trip
-        (``Texting.load_many``), so the use cases' ``get`` of them reads none. Safe however
+        (``Texting.load_many``), and the data keys of the conversations among them in another,
+        so the use cases' ``get`` of them and sealing under their keys read none. Safe however
         stale: a concurrent writer still makes :meth:`commit` fail, and the unit is redone."""
         wanted = [i for i in dict.fromkeys(ids) if i not in self._loaded and i not in self._absent]
         if wanted:
             found = self.store.load_many(wanted)
             self._loaded.update(found)
             self._absent.update(i for i in wanted if i not in found)
+            # Their data keys too: sealing a text to a known conversation reads no key.
+            self.sealer.preload([conversation_scope(i) for i, agg in found.items() if isinstance(agg, Conversation)])
 
     def firm(self, firm_id: str) -> Firm | None:
         return self.get(firm_id_of(firm_id))
