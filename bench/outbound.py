@@ -38,6 +38,7 @@ POLL_SECONDS = 0.01
 
 async def _watch(database_url: str, pending: dict[str, float], seen: dict[str, float], stop: asyncio.Event) -> None:
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("SET enable_seqscan = off")  # by primary key, as bench/ingest.py's poller
         while not stop.is_set() or pending:
             if pending:
                 rows = await (await conn.execute(
