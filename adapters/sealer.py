@@ -82,7 +82,8 @@ class AesGcmSealer:
         is not cached (or cached too long ago); destroyed and absent ones stay uncached."""
         now = time.monotonic()
         with self._lock:
-            missing = [s for s in dict.fromkeys(scopes) if not (hit := self._cache.get(s)) or now - hit[0] >= CACHE_SECONDS]
+            missing = [s for s in dict.fromkeys(scopes)
+                       if not (hit := self._cache.get(s)) or now - hit[0] >= CACHE_SECONDS]
         if missing:
             for scope, wrapped in self.keys.get_many(missing).items():
                 self._remember(scope, wrapped)

@@ -53,8 +53,8 @@ def write_summary(results: Path, ceilings: dict, ingest: dict, rebuild: dict, se
                      f"{lv['response_p50_ms']:,.0f} / {lv['response_p99_ms']:,.0f} ms | "
                      f"{lv['visibility_p50_ms']:,.0f} ms | "
                      f"{lv['visibility_p99_ms']:,.0f} ms | {lv['errors']} | {lv['not_visible_after_drain']} |")
-        if lv["concurrency"] <= 64 and lv["visibility_p99_ms"] <= VISIBILITY_TARGET_MS and (best is None or lv["accepted_per_second"] >
-                                                                best["accepted_per_second"]):
+        within = lv["concurrency"] <= 64 and lv["visibility_p99_ms"] <= VISIBILITY_TARGET_MS
+        if within and (best is None or lv["accepted_per_second"] > best["accepted_per_second"]):
             best = lv
     lines += ["", "Cores used per process during each level (load and drain; 2 cores in all):", ""]
     for lv in ingest["levels"]:
@@ -62,8 +62,8 @@ def write_summary(results: Path, ceilings: dict, ingest: dict, rebuild: dict, se
             f"{name} {cores}" for name, cores in sorted(lv.get("cores_used", {}).items(), key=lambda kv: -kv[1])))
     ok = bool(best) and best["accepted_per_second"] >= INGEST_TARGET
     peak = max(ingest["levels"], key=lambda lv: lv["accepted_per_second"])
-    lines += ["", f"Target ≥ {INGEST_TARGET:,} texts/s at ≤ 64 in flight with p99 visibility ≤ {VISIBILITY_TARGET_MS} ms: "
-              f"{_met(ok)} — best so: "
+    lines += ["", f"Target ≥ {INGEST_TARGET:,} texts/s at ≤ 64 in flight with p99 visibility ≤ "
+              f"{VISIBILITY_TARGET_MS} ms: {_met(ok)} — best so: "
               + (f"{best['accepted_per_second']:,.0f} texts/s at {best['concurrency']} in flight" if best else "none")
               + f"; peak {peak['accepted_per_second']:,.0f} texts/s "
               f"(p99 visibility {peak['visibility_p99_ms']:,.0f} ms)."]

@@ -27,7 +27,8 @@ def test_a_batch_preload_reads_a_young_projection_table_by_index(make_database):
         ids = [str(uuid.uuid4()) for _ in range(8000)]
         with conn.cursor() as cur:
             cur.executemany(f'INSERT INTO "{schema}".conversation_state (conversation_id, firm_id, participants, '
-                            'muted, "left") VALUES (%s, %s, %s, %s, %s)', [(i, "firm-a", "[]", "[]", "[]") for i in ids])
+                            'muted, "left") VALUES (%s, %s, %s, %s, %s)',
+                            [(i, "firm-a", "[]", "[]", "[]") for i in ids])
         conn.execute(f'ANALYZE "{schema}".conversation_state')
         # The preload's query (PgStore.load_keys) for a batch touching 40 conversations.
         explained = conn.execute(f'EXPLAIN (FORMAT JSON) SELECT * FROM "{schema}".conversation_state '
