@@ -60,7 +60,6 @@ class UnitOfWork:
             found = self.store.load_many(wanted)
             self._loaded.update(found)
             self._absent.update(i for i in wanted if i not in found)
-            # Their data keys too: sealing a text to a known conversation reads no key.
             self.sealer.preload([conversation_scope(i) for i, agg in found.items() if isinstance(agg, Conversation)])
 
     def firm(self, firm_id: str) -> Firm | None:
