@@ -1,6 +1,7 @@
 """The PostgreSQL tables the adapters own besides the eventsourcing store: data keys
-(adapters/keystore.py), Idempotency-Key answers (adapters/http/idempotency.py) and
-media objects (adapters/media_store.py). ``firmtext migrate`` (firmtext/commands/migrate.py)
+(adapters/keystore.py), Idempotency-Key answers (adapters/http/idempotency.py),
+media objects (adapters/media_store.py) and which one-time backfills ran (the event
+store's own carrier sid index is created by its recorder, adapters/unit_recorder.py). ``firmtext migrate`` (firmtext/commands/migrate.py)
 creates them, then the projections' tables (projections/schema.py) and the streams'
 (streams/schema.py). Every statement is idempotent.
 """
@@ -37,4 +38,10 @@ CREATE TABLE IF NOT EXISTS media_objects (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS media_objects_conversation ON media_objects (conversation_id);
+-- One-time fills of a new table from what an older release stored (firmtext/commands/migrate.py).
+CREATE TABLE IF NOT EXISTS backfills (
+    name text PRIMARY KEY,
+    rows bigint NOT NULL,
+    done_at timestamptz NOT NULL DEFAULT now()
+);
 """

@@ -1,5 +1,6 @@
 """The event store's recorders, taught to keep a unit of work's other rows (new data keys,
-Idempotency-Key answers) in the same transaction as its events.
+Idempotency-Key answers) in the same transaction as its events, and the carrier sids its
+events carry in a keyed table of their own.
 
 ``Application.save(*aggregates, staged_writes=[...])`` hands its keyword arguments down
 to ``recorder.insert_events``; eventsourcing's PostgreSQL recorder calls ``_insert_events``
@@ -7,6 +8,15 @@ inside the transaction, before it locks the events table and inserts. The staged
 written there (before the lock, so the table lock is held no longer than before), and a
 row that conflicts (a key already there, the same Idempotency-Key answered) fails the whole
 transaction with IntegrityError: both are kept, or neither is.
+
+The carrier sid index (``<events table>_carrier_sids``: conversation, sid -> message id, ""
+for a dropped text) is what a conversation's aggregate held in memory before: every sid
+it ever saw, so that a carrier's retry of a webhook is recognised at any age. In the
+aggregate it made every snapshot, cold load and copy grow with the conversation (issue
+11); here a unit of work asks for the few sids it decides on (:meth:`select_carrier_sids`)
+and the recorder writes the new ones with the events (``carrier_sids=`` of ``save``). Two
+writers of one conversation still serialise on its version, so a sid recorded twice can
+only be the same fact: the insert ignores a row already there.
 """
 from __future__ import annotations
 
@@ -19,6 +29,10 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
 TOPIC = "adapters.unit_recorder:PostgresUnitRecorder"  # eventsourcing's APPLICATION_RECORDER_TOPIC
+SidKey = tuple[UUID, str]  # (conversation id, carrier sid)
+# The stored events that carry a carrier sid (a text received, dispatched, dropped).
+SID_TOPICS = tuple(f"domain.conversation:Conversation.{name}"
+                   for name in ("InboundReceived", "MessageDispatched", "BlockedTextDropped"))
 
 
 class PostgresUnitRecorder(PostgresApplicationRecorder):
@@ -28,15 +42,64 @@ class PostgresUnitRecorder(PostgresApplicationRecorder):
         super().__init__(*args, **kwargs)
         if self.datastore.enable_db_functions:  # that path never calls _insert_events
             raise ProgrammingError("POSTGRES_ENABLE_DB_FUNCTIONS would drop a unit of work's staged writes")
+        schema = Identifier(self.datastore.schema)
+        sids = Identifier(f"{self.events_table_name}_carrier_sids")
+        self.carrier_sids_table = f"{self.events_table_name}_carrier_sids"
+        # Created with the events table (CREATE_TABLE); `firmtext migrate` fills it from the
+        # events an older release stored (firmtext/commands/migrate.py).
+        self.sql_create_statements.append(SQL(
+            "CREATE TABLE IF NOT EXISTS {schema}.{sids} (conversation_id uuid NOT NULL, sid text NOT NULL, "
+            "message_id text NOT NULL, PRIMARY KEY (conversation_id, sid))").format(schema=schema, sids=sids))
+        self._insert_sids = SQL(
+            "INSERT INTO {schema}.{sids} (conversation_id, sid, message_id) "
+            "SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[]) ON CONFLICT DO NOTHING"
+        ).format(schema=schema, sids=sids)
+        self._select_sids = SQL(
+            "SELECT s.conversation_id, s.sid, s.message_id FROM unnest(%s::uuid[], %s::text[]) AS w(c, sid) "
+            "JOIN {schema}.{sids} s ON s.conversation_id = w.c AND s.sid = w.sid").format(schema=schema, sids=sids)
 
     def _insert_events(self, curs, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         writes = kwargs.get("staged_writes") or ()
-        if writes:
+        sids: Mapping[SidKey, str] = kwargs.get("carrier_sids") or {}
+        if writes or sids:
             # A nested pipeline block syncs on exit, so a conflicting row raises here.
             with curs.connection.pipeline():
                 for write in writes:
                     write.apply(curs)
+                if sids:
+                    curs.execute(self._insert_sids, ([c for c, _ in sids], [s for _, s in sids], list(sids.values())),
+                                 prepare=True)
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def backfill_carrier_sids(self, conn) -> int | None:
+        """Once per database (the ``backfills`` row says it ran): the sids of the events an
+        older release stored, when conversations kept them in the aggregate. Returns the rows
+        added, or None when it had run already. ``conn``: ``firmtext migrate``'s connection, which
+        holds the migration lock. An older release's process still writing meanwhile would
+        store sids this misses: upgrade by stopping it first (`firmtext up` migrates, then
+        starts)."""
+        schema = Identifier(self.datastore.schema)
+        with conn.transaction():
+            if not conn.execute("INSERT INTO backfills (name, rows) VALUES ('carrier_sids', 0) "
+                                "ON CONFLICT DO NOTHING RETURNING name").fetchone():
+                return None
+            added = conn.execute(SQL(
+                "INSERT INTO {schema}.{sids} (conversation_id, sid, message_id) "
+                "SELECT e.originator_id, s->>'carrier_sid', coalesce(s->>'message_id', '') "
+                "FROM {schema}.{events} e CROSS JOIN LATERAL (SELECT convert_from(e.state, 'UTF8')::jsonb) AS j(s) "
+                "WHERE e.topic = ANY(%s) AND s->>'carrier_sid' IS NOT NULL ON CONFLICT DO NOTHING").format(
+                    schema=schema, sids=Identifier(self.carrier_sids_table),
+                    events=Identifier(self.events_table_name)), (list(SID_TOPICS),)).rowcount
+            conn.execute("UPDATE backfills SET rows = %s WHERE name = 'carrier_sids'", (added,))
+        return added
+
+    def select_carrier_sids(self, keys: Sequence[SidKey]) -> dict[SidKey, str]:
+        """Of ``keys``, the sids already recorded: {(conversation, sid): message id or ""}."""
+        if not keys:
+            return {}
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_sids, ([c for c, _ in keys], [s for _, s in keys]), prepare=True)
+            return {(r["conversation_id"], r["sid"]): r["message_id"] for r in curs.fetchall()}  # dict rows
 
     def select_streams(self, known: Mapping[UUID, int], snapshots_table: str | None
                        ) -> tuple[dict[UUID, StoredEvent], dict[UUID, list[StoredEvent]]]:
@@ -88,9 +151,19 @@ class InMemoryUnitRecorder(POPOApplicationRecorder):
 
     keeps_staged_writes = True
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._carrier_sids: dict[SidKey, str] = {}
+
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         with self._database_lock:
             self._assert_uniqueness(stored_events)
             for write in kwargs.get("staged_writes") or ():
                 write.apply(None)
+            for key, message_id in (kwargs.get("carrier_sids") or {}).items():
+                self._carrier_sids.setdefault(key, message_id)
             return super().insert_events(stored_events, **kwargs)
+
+    def select_carrier_sids(self, keys: Sequence[SidKey]) -> dict[SidKey, str]:
+        with self._database_lock:
+            return {k: self._carrier_sids[k] for k in keys if k in self._carrier_sids}

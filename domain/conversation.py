@@ -30,46 +30,11 @@ def firms_open(conv: Any, firm_id: str) -> Conversation:
     return conv
 
 
-class CarrierSids:
-    """The carrier sids a conversation has seen: sid -> message id ("" for a dropped text).
-
-    Every sid is kept (a carrier may retry a webhook at any time), so this grows with the
-    conversation, while the aggregate cache deep-copies an aggregate on every load. So the
-    sids live in a base dict that is never changed once built, shared by every copy, and a
-    small dict of recent ones, the only part copied; every ``RECENT`` additions the two
-    are merged into a new base. A copy then costs at most ``RECENT`` entries whatever the
-    conversation's length (a 10,000-text one used to cost 20,000 Python-level copies).
-    """
-
-    RECENT = 256
-    __slots__ = ("_base", "_recent")
-
-    def __init__(self, base: dict[str, str] | None = None, recent: dict[str, str] | None = None) -> None:
-        self._base = {} if base is None else base
-        self._recent = {} if recent is None else recent
-
-    def __contains__(self, sid: str) -> bool:
-        return sid in self._recent or sid in self._base
-
-    def __getitem__(self, sid: str) -> str:
-        return self._recent[sid] if sid in self._recent else self._base[sid]
-
-    def __len__(self) -> int:
-        return len(self._base.keys() | self._recent.keys())
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, CarrierSids) and other.as_dict() == self.as_dict()
-
-    def add(self, sid: str, message_id: str) -> None:
-        self._recent[sid] = message_id
-        if len(self._recent) >= self.RECENT:
-            self._base, self._recent = {**self._base, **self._recent}, {}  # a new base: copies keep theirs
-
-    def as_dict(self) -> dict[str, str]:
-        return {**self._base, **self._recent}
-
-    def __deepcopy__(self, memo: dict) -> CarrierSids:
-        return CarrierSids(self._base, dict(self._recent))
+class LegacyCarrierSids:
+    """How a snapshot of an older release held the conversation's carrier sids (every one,
+    in the aggregate). They are now in the event store's sid index (adapters/unit_recorder.py;
+    `firmtext migrate` fills it from the stored events), so such a snapshot's copy is read
+    and dropped (domain/texting.py, ``CarrierSidsAsDict``)."""
 
 
 class Conversation(Aggregate):
@@ -84,7 +49,9 @@ class Conversation(Aggregate):
         self.phone_ct = phone_ct
         self.started_by = started_by
         self.messages: dict[str, dict] = {}  # outbound texts: their status and carrier sid
-        self.carrier_sids = CarrierSids()
+        # The carrier sids it has seen are not kept here: the unit of work asks the event
+        # store's sid index (UnitOfWork.carrier_sid), so the state stays small however long
+        # the conversation (issue 11).
         self.participants: set[str] = set()
         self.muted: set[str] = set()
         self.left: set[str] = set()
@@ -105,16 +72,12 @@ class Conversation(Aggregate):
         if self.opted_out:
             raise OptedOut("This number replied STOP and has opted out of texts from the firm.")
 
-    def has_carrier_sid(self, sid: str) -> bool:
-        return sid in self.carrier_sids
-
     # -- messages -------------------------------------------------------------
     @event("InboundReceived")
     def receive(self, message_id: str, carrier_sid: str, body_ct: str, media: list[dict],
                 rejected_media: list[dict], keyword: str | None) -> None:
         # Not kept in ``messages``: an inbound text's status never moves, and keeping every
         # one made each load and copy of a long conversation slower (issue 11).
-        self.carrier_sids.add(carrier_sid, message_id)
         self.inbound_count += 1
         self.archived = False
 
@@ -140,7 +103,6 @@ class Conversation(Aggregate):
 
     @event("MessageDispatched")
     def dispatched(self, message_id: str, carrier_sid: str, carrier_status: str) -> None:
-        self.carrier_sids.add(carrier_sid, message_id)
         msg = self.messages.get(message_id)
         if msg is None:  # stored by an older release about an inbound text (no longer kept here)
             return
@@ -228,7 +190,7 @@ class Conversation(Aggregate):
 
     @event("BlockedTextDropped")
     def drop_blocked_text(self, carrier_sid: str) -> None:
-        self.carrier_sids.add(carrier_sid, "")
+        pass  # only that it arrived: its sid is kept in the sid index, with the event
 
     def ensure_not_blocked(self) -> None:
         if self.blocked:

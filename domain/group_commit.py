@@ -39,17 +39,19 @@ class GroupCommitter:
         self.batches = self.commands = self.fallbacks = 0
         self._counting = threading.Lock()  # the counters, shared by the executors' threads
 
-    async def submit(self, use_case: Callable[..., Any], *args: Any, loads: tuple[UUID, ...] = ()) -> Any:
+    async def submit(self, use_case: Callable[..., Any], *args: Any, loads: tuple[UUID, ...] = (),
+                     sids: tuple[tuple[UUID, str], ...] = ()) -> Any:
         """Run ``use_case(unit, *args)`` (a domain/use_cases_*.py function) in the next group
         commit. ``loads``: aggregates it will read, loaded with the rest of its batch's in one
-        round trip (a hint: what it reads beyond them is loaded as it asks)."""
+        round trip; ``sids``: (conversation, carrier sid) pairs it will look up, likewise (hints:
+        what it reads beyond them is loaded as it asks)."""
         lane = loads[0].int % len(self._queues) if loads else 0
         task = self._tasks[lane]
         if task is None or task.done():
             self._queues[lane] = asyncio.Queue()
             self._tasks[lane] = asyncio.create_task(self._run(self._queues[lane]), name=f"group-commit-{lane}")
         future = asyncio.get_running_loop().create_future()
-        await self._queues[lane].put((use_case, args, loads, future))
+        await self._queues[lane].put((use_case, args, (loads, sids), future))
         return await future
 
     async def _run(self, queue: asyncio.Queue) -> None:
@@ -63,7 +65,7 @@ class GroupCommitter:
                                  await asyncio.wait_for(queue.get(), timeout))
                 except (asyncio.QueueEmpty, asyncio.TimeoutError):
                     break
-            outcomes = await asyncio.to_thread(self._execute, [(fn, args, loads) for fn, args, loads, _ in items])
+            outcomes = await asyncio.to_thread(self._execute, [(fn, args, hints) for fn, args, hints, _ in items])
             for (*_, future), (ok, value) in zip(items, outcomes):
                 if not future.done():
                     future.set_result(value) if ok else future.set_exception(value)
@@ -75,7 +77,8 @@ class GroupCommitter:
         if len(commands) > 1:
             try:
                 uow = self.texting.unit()
-                uow.preload([i for *_, loads in commands for i in loads])
+                uow.preload([i for *_, (loads, _) in commands for i in loads],
+                            [key for *_, (_, sids) in commands for key in sids])
                 results = [use_case(uow, *args) for use_case, args, _ in commands]
                 uow.commit()
                 return [(True, r) for r in results]

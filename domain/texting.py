@@ -24,7 +24,7 @@ from domain import use_cases_conversation as conversations
 from domain import use_cases_delivery as delivery
 from domain import use_cases_directory as directory
 from domain import use_cases_inbox as inbox
-from domain.conversation import CarrierSids, Conversation
+from domain.conversation import Conversation, LegacyCarrierSids
 from domain.directory import Firm
 from domain.envelope import MAX_ENVELOPE_BYTES, envelope_size
 from domain.errors import EventTooLarge
@@ -52,13 +52,16 @@ class SetAsList(Transcoding):
 
 
 class CarrierSidsAsDict(Transcoding):
-    type, name = CarrierSids, "carrier_sids"
+    """Reads an older release's snapshot, whose conversation held every carrier sid, as
+    None: they are in the sid index now, and the next snapshot no longer carries them."""
 
-    def encode(self, obj: CarrierSids) -> dict:
-        return obj.as_dict()
+    type, name = LegacyCarrierSids, "carrier_sids"
 
-    def decode(self, data: dict) -> CarrierSids:
-        return CarrierSids(data)
+    def encode(self, obj: LegacyCarrierSids) -> dict:
+        raise TypeError("carrier sids are kept in the sid index, not in an aggregate")
+
+    def decode(self, data: dict) -> None:
+        return None
 
 
 class Texting(Application):
@@ -68,11 +71,13 @@ class Texting(Application):
     def __init__(self, sealer: Sealer, env: dict[str, str] | None = None,
                  max_event_bytes: int = MAX_ENVELOPE_BYTES) -> None:
         super().__init__(env)
-        if not getattr(self.recorder, "keeps_staged_writes", False):
-            # A unit of work's new keys are stored by the recorder, with its events: one that
-            # ignored them would keep ciphertexts whose key is lost.
+        if not getattr(self.recorder, "keeps_staged_writes", False) \
+                or not hasattr(self.recorder, "select_carrier_sids"):
+            # A unit of work's new keys and carrier sids are stored by the recorder, with its
+            # events: one that ignored the keys would keep ciphertexts whose key is lost, one
+            # without the sid index would record a carrier's retried webhook twice.
             raise TypeError(f"{type(self.recorder).__name__} does not keep a unit of work's staged "
-                            "writes: set APPLICATION_RECORDER_TOPIC (firmtext/bootstrap.py).")
+                            "writes and carrier sids: set APPLICATION_RECORDER_TOPIC (firmtext/bootstrap.py).")
         self.sealer = sealer
         self.max_event_bytes = max_event_bytes  # every stored event must fit the shared log
 

@@ -7,6 +7,10 @@ every staged row in ONE transaction. Effects that must not happen unless that
 transaction commits (a key's destruction) are registered with ``after_commit`` and run
 only then; a unit that is dropped instead leaves no trace. Retrying a lost race is the
 caller's loop (``Texting.run``): each attempt is a new unit on fresh state.
+
+The carrier sids a conversation has seen are not in its aggregate (they would make it
+grow with every text): :meth:`carrier_sid` asks the event store's sid index, and commit
+records the sids of the unit's new events there, in the same transaction.
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ class UnitOfWork:
         self._new_keys: dict[str, bytes] = {}
         self._staged: list[StagedWrite] = []
         self._after: list[Callable[[], None]] = []
+        self._sids: dict[tuple[UUID, str], str | None] = {}  # looked up: message id, "" dropped, None never
         self.committed = False
 
     # -- loading ------------------------------------------------------------------
@@ -50,17 +55,34 @@ class UnitOfWork:
                 return None
         return self._loaded[aggregate_id]
 
-    def preload(self, ids: list[UUID]) -> None:
+    def preload(self, ids: list[UUID], sids: list[tuple[UUID, str]] = ()) -> None:
         """Load the aggregates of ``ids`` the unit does not hold yet in one round trip
-        (``Texting.load_many``), and the data keys of the conversations among them in another,
-        so the use cases' ``get`` of them and sealing under their keys read none. Safe however
-        stale: a concurrent writer still makes :meth:`commit` fail, and the unit is redone."""
+        (``Texting.load_many``), the data keys of the conversations among them in another,
+        and which of ``sids`` ((conversation, carrier sid) pairs) were seen in a third, so
+        the use cases' ``get``, sealing and :meth:`carrier_sid` read none. Safe however stale:
+        a concurrent writer still makes :meth:`commit` fail, and the unit is redone."""
         wanted = [i for i in dict.fromkeys(ids) if i not in self._loaded and i not in self._absent]
         if wanted:
             found = self.store.load_many(wanted)
             self._loaded.update(found)
             self._absent.update(i for i in wanted if i not in found)
             self.sealer.preload([conversation_scope(i) for i, agg in found.items() if isinstance(agg, Conversation)])
+        unknown = [key for key in dict.fromkeys(sids) if key not in self._sids]
+        if unknown:
+            seen = self.store.recorder.select_carrier_sids(unknown)
+            self._sids.update((key, seen.get(key)) for key in unknown)
+
+    def carrier_sid(self, conversation_id: UUID, sid: str) -> str | None:
+        """What the conversation recorded under the carrier's ``sid``: the message id, "" for
+        a text it dropped, None when it never saw the sid (this unit's unsaved events too)."""
+        held = self._loaded.get(conversation_id)
+        for event in getattr(held, "pending_events", ()):
+            if getattr(event, "carrier_sid", None) == sid:
+                return getattr(event, "message_id", "")
+        key = (conversation_id, sid)
+        if key not in self._sids:
+            self._sids[key] = self.store.recorder.select_carrier_sids([key]).get(key)
+        return self._sids[key]
 
     def firm(self, firm_id: str) -> Firm | None:
         return self.get(firm_id_of(firm_id))
@@ -102,6 +124,12 @@ class UnitOfWork:
         self._after.append(effect)
 
     # -- storing ------------------------------------------------------------------
+    def _new_sids(self) -> dict[tuple[UUID, str], str]:
+        """The carrier sids the unit's new events carry (a text received, dispatched or dropped)."""
+        return {(agg.id, event.carrier_sid): getattr(event, "message_id", "") or ""
+                for agg in self._changed.values() for event in agg.pending_events
+                if getattr(event, "carrier_sid", None)}
+
     def commit(self) -> None:
         """Store everything collected in one transaction, then run the after-commit effects.
         Raises eventsourcing's IntegrityError when a concurrent writer won."""
@@ -109,7 +137,7 @@ class UnitOfWork:
             raise RuntimeError("this unit of work was already committed")
         writes = ([self.sealer.keep_keys(self._new_keys)] if self._new_keys else []) + self._staged
         if self._changed or writes:
-            self.store.save(*self._changed.values(), staged_writes=writes)
+            self.store.save(*self._changed.values(), staged_writes=writes, carrier_sids=self._new_sids())
         self.committed = True
         self.sealer.adopt(self._new_keys)
         for effect in self._after:

@@ -77,8 +77,9 @@ def receive_inbound(uow: UnitOfWork, firm_id: str, e164: str, carrier_sid: str, 
     conv = uow.get(conversation_id_of(firm_id, phone_hash))
     if conv is None:
         conv = _start(uow, firm_id, phone_hash, e164, None)
-    if conv.has_carrier_sid(carrier_sid):
-        return InboundOutcome(conv.id, conv.carrier_sids[carrier_sid] or None, duplicate=True)
+    seen = uow.carrier_sid(conv.id, carrier_sid)
+    if seen is not None:
+        return InboundOutcome(conv.id, seen or None, duplicate=True)
     if conv.blocked:
         # Nothing of the text is kept: only that something arrived and was dropped.
         conv.drop_blocked_text(carrier_sid=carrier_sid)

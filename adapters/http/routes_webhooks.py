@@ -73,7 +73,8 @@ async def inbound_message(request: Request, c: Container = Depends(container)):
     # Twilio sets OptOutType when its own Advanced Opt-Out already answered the keyword.
     carrier_answered = bool(text.extra.get("OptOutType"))
     outcome = await c.committer.submit(receive_inbound, firm_id, sender, text.message_sid, text.body,
-                                       media, rejected, carrier_answered, loads=(conversation_id,))
+                                       media, rejected, carrier_answered, loads=(conversation_id,),
+                                       sids=((conversation_id, text.message_sid),))
     c.metrics.inbound(outcome)
     return twiml(EMPTY_TWIML)
 

@@ -39,7 +39,10 @@ def migrate(settings: Settings) -> list[str]:
             for projection in ALL.values():
                 if ensure_schema(conn, projection):
                     done.append(f"schema {projection.schema}")
-        container.texting  # constructing the application creates the event store tables
+            container.texting  # constructing the application creates the event store tables
+            added = container.texting.recorder.backfill_carrier_sids(conn)
+            if added is not None:
+                done.append(f"carrier sid index ({added} from stored events)")
         if asyncio.run(ensure_topic(container.kafka_bootstrap, settings)):
             done.append(f"topic {settings.events_topic}")
     finally:

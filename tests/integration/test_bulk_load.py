@@ -21,7 +21,7 @@ from firmtext.commands.migrate import migrate
 
 
 def _state(conv) -> dict:
-    return {"version": conv.version, "inbound": conv.inbound_count, "sids": conv.carrier_sids.as_dict(),
+    return {"version": conv.version, "inbound": conv.inbound_count,
             "messages": conv.messages, "opted_out": conv.opted_out, "participants": conv.participants}
 
 

@@ -106,7 +106,48 @@ def test_a_dropped_units_carrier_sid_never_reaches_the_aggregate_cache():
 def test_a_status_an_older_release_stored_for_an_inbound_text_still_loads():
     texting, conv_id, _ = _texting_with_a_conversation()
     conv = texting.repository.get(conv_id)
-    inbound_id = conv.carrier_sids["SM" + "1" * 32]
+    inbound_id = texting.unit().carrier_sid(conv_id, "SM" + "1" * 32)
     conv.change_status(message_id=inbound_id, status="delivered", error_code=None)  # as the old rule allowed
     texting.save(conv)
     assert texting.conversation("acme", conv_id).inbound_count == 1
+
+
+def test_a_conversations_snapshot_stays_the_same_size_however_many_texts_it_received():
+    """Issue 11: the carrier sids are in the sid index, not the aggregate, so the snapshot a
+    cold load starts from (and every copy of the aggregate) does not grow with the history;
+    every sid is still recognised, at any age, whether it was received, dropped or sent."""
+    from domain.texting import SNAPSHOT_EVERY
+
+    texting = in_memory_texting()
+    texting.configure_firm("acme", "Acme Law", "+15550000000")
+    first = texting.receive_inbound("acme", CLIENT, f"SM{0:032x}", "the first")
+    conv_id = first.conversation_id
+    for batch in range(5):
+        uow = texting.unit()
+        for i in range(SNAPSHOT_EVERY):
+            receive_inbound(uow, "acme", CLIENT, f"SM{1 + batch * SNAPSHOT_EVERY + i:032x}", "text")
+        uow.commit()
+    sizes = [len(s.state) for s in texting.snapshots.recorder.select_events(conv_id)]
+    assert len(sizes) == 5 and max(sizes) - min(sizes) < 16, sizes  # 200 sids more each: ~14 KB each before
+
+    retry = texting.receive_inbound("acme", CLIENT, f"SM{0:032x}", "the carrier's retry, 1,000 texts later")
+    assert retry.duplicate and retry.message_id == first.message_id
+    sent = texting.request_outbound("acme", conv_id, "alice", "a reply")
+    assert texting.record_dispatch(conv_id, sent["id"], "SM" + "e" * 32, "sent")
+    echoed = texting.receive_inbound("acme", CLIENT, "SM" + "e" * 32, "a webhook bearing our own text's sid")
+    assert echoed.duplicate and echoed.message_id == sent["id"]
+    texting.block("acme", conv_id, "alice")
+    dropped = texting.receive_inbound("acme", CLIENT, "SM" + "d" * 32, "after the block")
+    assert dropped.dropped and texting.receive_inbound("acme", CLIENT, "SM" + "d" * 32, "again").duplicate
+    assert texting.repository.get(conv_id).inbound_count == 1 + 5 * SNAPSHOT_EVERY
+
+
+def test_a_sid_seen_earlier_in_the_same_group_commit_is_a_duplicate_there():
+    texting, conv_id, _ = _texting_with_a_conversation()
+    uow = texting.unit()
+    uow.preload([conv_id], [(conv_id, "SM" + "5" * 32)])
+    first = receive_inbound(uow, "acme", CLIENT, "SM" + "5" * 32, "once")
+    again = receive_inbound(uow, "acme", CLIENT, "SM" + "5" * 32, "the carrier's retry, same batch")
+    uow.commit()
+    assert again.duplicate and again.message_id == first.message_id
+    assert texting.repository.get(conv_id).inbound_count == 2
