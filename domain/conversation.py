@@ -5,7 +5,10 @@ aggregate never sees plaintext, so the event store never holds any.
 """
 from __future__ import annotations
 
+from copy import deepcopy
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -14,6 +17,7 @@ from domain.errors import Blocked, NotFound, OptedOut
 from domain.ids import conversation_id_of
 
 SYSTEM_USER = "system"  # automatic replies (HELP); never a participant
+_IMMUTABLE = frozenset({str, int, bool, float, type(None), datetime, UUID})
 
 
 def sender_participates(user_id: str, participating: bool | None) -> bool:
@@ -61,6 +65,27 @@ class Conversation(Aggregate):
         self.inbound_count = 0
         if started_by:
             self.participants.add(started_by)
+
+    def __deepcopy__(self, memo: dict) -> Conversation:
+        """The private copy eventsourcing's aggregate cache hands out on every load (and
+        ``Texting.load_many`` likewise), about 10x cheaper than ``copy.deepcopy``'s generic
+        walk, which was a tenth of the API's CPU per text (issue 11). The state is immutable
+        values, sets of user ids and ``messages`` (message id -> a flat dict of str/None), so
+        those are copied one level down; anything else falls back to ``deepcopy``."""
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        state = clone.__dict__
+        for name, value in self.__dict__.items():
+            kind = type(value)
+            if kind in _IMMUTABLE:
+                state[name] = value
+            elif kind is set and all(type(v) is str for v in value):
+                state[name] = set(value)
+            elif name == "messages" and kind is dict:
+                state[name] = {k: dict(v) for k, v in value.items()}
+            else:
+                state[name] = deepcopy(value, memo)
+        return clone
 
     # -- guards ---------------------------------------------------------------
     def ensure_open(self) -> None:

@@ -151,3 +151,24 @@ def test_a_sid_seen_earlier_in_the_same_group_commit_is_a_duplicate_there():
     uow.commit()
     assert again.duplicate and again.message_id == first.message_id
     assert texting.repository.get(conv_id).inbound_count == 2
+
+
+def test_a_conversations_copy_equals_it_and_shares_nothing_it_could_change():
+    """The aggregate cache hands out copies (Conversation.__deepcopy__, a fast one): a unit
+    that changes its copy (a status, a mute, a leave) must leave the cached one as it was."""
+    from copy import deepcopy
+
+    texting, conv_id, _ = _texting_with_a_conversation()
+    sent = texting.request_outbound("acme", conv_id, "alice", "hello")
+    texting.mute("acme", conv_id, "bob")
+    texting.leave("acme", conv_id, "carol")
+    cached = texting.repository.get(conv_id)
+    before = deepcopy(cached.__dict__)  # the generic walk, for comparison
+    copy = deepcopy(cached)
+    assert copy.__dict__ == cached.__dict__ and type(copy) is type(cached)
+    copy.messages[sent["id"]]["status"] = "delivered"
+    copy.messages["another"] = {}
+    for users in (copy.participants, copy.muted, copy.left):
+        users.add("mallory")
+    copy.change_status(message_id=sent["id"], status="delivered", error_code=None)
+    assert cached.__dict__ == before and not cached.pending_events
