@@ -15,7 +15,7 @@ from adapters.http.errors import ApiError, error_response
 from adapters.http.openapi import TwimlResponse, refusals
 from adapters.phone import InvalidPhone, to_e164
 from adapters.twilio_signature import is_valid_signature
-from adapters.twilio_webhooks import WebhookInvalid, parse_inbound, parse_status
+from adapters.twilio_webhooks import WebhookInvalid, form_fields, parse_inbound, parse_status
 from domain.ids import conversation_id_of
 from domain.use_cases_conversation import receive_inbound
 from domain.use_cases_delivery import record_status
@@ -27,6 +27,7 @@ router = APIRouter(prefix="/webhooks/twilio", tags=["carrier webhooks"])
 log = logging.getLogger("firmtext.webhooks")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 REJECT_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Reject/></Response>'
+MAX_FORM_FIELDS = 1000  # as Starlette's form parser allows
 
 
 def twiml(body: str) -> Response:
@@ -38,10 +39,12 @@ async def signed_form(request: Request, c: Container) -> dict[str, str]:
     ctype = request.headers.get("content-type", "")
     if not ctype.startswith("application/x-www-form-urlencoded"):
         raise ApiError(415, "unsupported_media_type", "Carrier webhooks are form-encoded.")
-    form = await request.form()
+    items = form_fields(await request.body())  # at most 64 KiB (adapters/http/body_limit.py)
+    if len(items) > MAX_FORM_FIELDS:
+        raise ApiError(400, "bad_request", f"Too many fields. Maximum number of fields is {MAX_FORM_FIELDS}.")
     params: dict[str, list[str]] = {}
-    for key, value in form.multi_items():
-        params.setdefault(key, []).append(str(value))
+    for key, value in items:
+        params.setdefault(key, []).append(value)
     url = c.settings.public_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if not is_valid_signature(c.settings.twilio_auth_token, url, params,
                               request.headers.get("x-twilio-signature")):

@@ -158,3 +158,17 @@ async def test_a_streamed_body_over_the_cap_is_413_before_parsing(firm, settings
             "too_large")
     small = await firm.http.put("/v1/cases/small", content=chunks(2048), headers=admin)
     assert small.status_code in (400, 422) and set(small.json()) == {"error"}  # under the cap: parsed, not JSON
+
+
+async def test_a_webhook_of_more_than_a_thousand_fields_is_400_and_keeps_nothing(firm, settings):
+    """Unsigned or not, a form of 1,001 fields is refused before its signature is even
+    checked, in the contract's shape, as Starlette's form parser refused it before the
+    webhook parsed its own form (adapters/twilio_webhooks.py, ``form_fields``)."""
+    url = settings.public_url + "/webhooks/twilio/messages"
+    phone = random_number()
+    form = {"MessageSid": new_sid("SM"), "From": phone, "To": firm.number, "Body": "flood", "NumMedia": "0",
+            **{f"X{i}": "" for i in range(996)}}
+    refused(await post_signed(firm.http, settings.twilio_auth_token, url, form), 400, "bad_request")
+    del form["X0"]  # 1,000 fields: an ordinary (if odd) signed webhook
+    assert (await post_signed(firm.http, settings.twilio_auth_token, url, form)).status_code == 200
+    assert [m["body"] for m in await firm.messages((await firm.conversation_with(phone))["id"])] == ["flood"]
