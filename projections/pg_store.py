@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from typing import Callable
 
 import psycopg
 from psycopg import sql
@@ -22,6 +23,22 @@ from projections.store import Table
 
 LOAD_CHUNK = 2000  # keys per preloading query
 STAGE_FROM = 16  # rows of a table in one batch from which COPY + one upsert beats one upsert per row
+
+
+_STATEMENTS: dict[tuple, str] = {}
+
+
+def statement(key: tuple, build: Callable[[], sql.Composable]) -> str:
+    """The statement ``build`` composes, as text, composed once per ``key`` (which must
+    name everything it depends on: schema, table, columns). A live batch runs some forty
+    small statements, and composing each with psycopg.sql anew took about a fifth of its
+    Python CPU (issue 11); the text is also what psycopg's own query cache keys on."""
+    text = _STATEMENTS.get(key)
+    if text is None:
+        if len(_STATEMENTS) > 20_000:  # keys are identifiers and counts: never this many in practice
+            _STATEMENTS.clear()
+        text = _STATEMENTS[key] = build().as_string()
+    return text
 
 
 def _normalise(table: Table, row: dict) -> dict:
@@ -57,7 +74,8 @@ class PgStore:
             return self.memory.get(table, key)
         key = tuple(key)
         if (table.name, key) not in self.loaded:
-            query = sql.SQL("SELECT * FROM {} WHERE {}").format(self._qualified(table), self._where(table.key))
+            query = statement(("get", self.schema, table.name, table.key), lambda: sql.SQL(
+                "SELECT * FROM {} WHERE {}").format(self._qualified(table), self._where(table.key)))
             with self.conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
                 row = cur.execute(query, key).fetchone()
             self.loaded.add((table.name, key))
@@ -119,13 +137,13 @@ class PgStore:
         for at in range(0, len(values), LOAD_CHUNK):
             chunk = values[at:at + LOAD_CHUNK]
             if len(columns) == 1:
-                where, params = sql.SQL("{} = ANY(%s)").format(sql.Identifier(columns[0])), ([v[0] for v in chunk],)
+                params = ([v[0] for v in chunk],)
+                query = statement(("any", self.schema, table.name, columns), lambda: sql.SQL(
+                    "SELECT * FROM {} WHERE {} = ANY(%s)").format(self._qualified(table), sql.Identifier(columns[0])))
             else:
-                row = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() for _ in columns))
-                where = sql.SQL("({}) IN ({})").format(sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-                                                      sql.SQL(", ").join(row for _ in chunk))
                 params = tuple(v for value in chunk for v in value)
-            query = sql.SQL("SELECT * FROM {} WHERE {}").format(self._qualified(table), where)
+                query = statement(("in", self.schema, table.name, columns, len(chunk)),
+                                  lambda: self._select_in(table, columns, len(chunk)))
             with self.conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
                 for row in cur.execute(query, params).fetchall():
                     self._remember(table, row)
@@ -135,6 +153,12 @@ class PgStore:
         else:
             self.loaded.update((table.name, v) for v in values)
         return queries
+
+    def _select_in(self, table: Table, columns: tuple, count: int) -> sql.Composed:
+        row = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() for _ in columns))
+        return sql.SQL("SELECT * FROM {} WHERE ({}) IN ({})").format(
+            self._qualified(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+            sql.SQL(", ").join(row for _ in range(count)))
 
     def take_changes(self) -> list[TableChanges]:
         """Fresh mode: the rows changed since the last call, as values to write (copied out
@@ -179,8 +203,8 @@ class PgStore:
                 upserts.setdefault(name, (table, []))[1].append(row)
         with self.conn.cursor() as cur:
             for table, keys in deletes.values():
-                cur.executemany(sql.SQL("DELETE FROM {} WHERE {}").format(
-                    self._qualified(table), self._where(table.key)), keys)
+                cur.executemany(statement(("delete", self.schema, table.name, table.key), lambda: sql.SQL(
+                    "DELETE FROM {} WHERE {}").format(self._qualified(table), self._where(table.key))), keys)
             for table, rows in upserts.values():
                 if len(rows) >= STAGE_FROM:  # many rows: COPY into a staging table, one upsert out
                     upsert_from_stage(cur, self.schema, table, [values_of(table)(row) for row in rows])
@@ -191,7 +215,11 @@ class PgStore:
         self.dirty.clear()
         return count
 
-    def _upsert_sql(self, table: Table) -> sql.Composed:
+    def _upsert_sql(self, table: Table) -> str:
+        return statement(("upsert", self.schema, table.name, table.key, table.columns),
+                         lambda: self._compose_upsert(table))
+
+    def _compose_upsert(self, table: Table) -> sql.Composed:
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in table.columns)
         marks = sql.SQL(", ").join(sql.Placeholder() for _ in table.columns)
         keys = sql.SQL(", ").join(sql.Identifier(c) for c in table.key)

@@ -18,7 +18,7 @@ from psycopg import sql
 from adapters import pg_locks
 from adapters.schema import NOTIFY_CHANNEL
 from projections.base import Projection, Screen, apply_new
-from projections.pg_store import PgStore
+from projections.pg_store import PgStore, statement
 from projections.preload import preload
 from projections.unknown import UPSERT as UNKNOWN_UPSERT, counted, unknown_to
 from domain.envelope import Event
@@ -76,16 +76,16 @@ def failure_row(projection: Projection, event: Event, exc: Exception) -> tuple:
 
 def tracked(conn: psycopg.Connection, schema: str) -> dict[int, tuple[int, int]]:
     """partition -> (notification_id, kafka_offset) last applied."""
-    rows = conn.execute(sql.SQL("SELECT partition, notification_id, kafka_offset FROM {}.tracking").format(
-        sql.Identifier(schema))).fetchall()
+    rows = conn.execute(statement(("tracked", schema), lambda: sql.SQL(
+        "SELECT partition, notification_id, kafka_offset FROM {}.tracking").format(sql.Identifier(schema)))).fetchall()
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def tracked_all(conn: psycopg.Connection, schemas: dict[str, str]) -> dict[str, dict[int, tuple[int, int]]]:
     """:func:`tracked` of every schema (projection name -> schema) in one query."""
-    query = sql.SQL(" UNION ALL ").join(sql.SQL("SELECT {}::text, partition, notification_id, kafka_offset FROM {}.tracking")
-                                        .format(sql.Literal(name), sql.Identifier(schema))
-                                        for name, schema in schemas.items())
+    query = statement(("tracked_all", tuple(schemas.items())), lambda: sql.SQL(" UNION ALL ").join(
+        sql.SQL("SELECT {}::text, partition, notification_id, kafka_offset FROM {}.tracking")
+        .format(sql.Literal(name), sql.Identifier(schema)) for name, schema in schemas.items()))
     found: dict[str, dict[int, tuple[int, int]]] = {name: {} for name in schemas}
     for name, partition, notification_id, offset in conn.execute(query).fetchall():
         found[name][partition] = (notification_id, offset)
@@ -225,10 +225,10 @@ class ProjectionWriter:
     def _track(self, schema: str, touched: dict[int, tuple[int, int]]) -> None:
         if touched:
             with self.conn.cursor() as cur:
-                cur.executemany(sql.SQL(
+                cur.executemany(statement(("track", schema), lambda: sql.SQL(
                     "INSERT INTO {}.tracking (partition, notification_id, kafka_offset) VALUES (%s, %s, %s) "
                     "ON CONFLICT (partition) DO UPDATE SET notification_id = EXCLUDED.notification_id, "
-                    "kafka_offset = EXCLUDED.kafka_offset").format(sql.Identifier(schema)),
+                    "kafka_offset = EXCLUDED.kafka_offset").format(sql.Identifier(schema))),
                     [(p, n, o) for p, (n, o) in touched.items()])
 
     def flush_seconds(self) -> float:
