@@ -53,10 +53,12 @@ class PostgresUnitRecorder(PostgresApplicationRecorder):
         self._insert_sids = SQL(
             "INSERT INTO {schema}.{sids} (conversation_id, sid, message_id) "
             "SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[]) ON CONFLICT DO NOTHING"
-        ).format(schema=schema, sids=sids)
+        ).format(schema=schema, sids=sids).as_string()  # text: composed once, not at every execute
         self._select_sids = SQL(
             "SELECT s.conversation_id, s.sid, s.message_id FROM unnest(%s::uuid[], %s::text[]) AS w(c, sid) "
-            "JOIN {schema}.{sids} s ON s.conversation_id = w.c AND s.sid = w.sid").format(schema=schema, sids=sids)
+            "JOIN {schema}.{sids} s ON s.conversation_id = w.c AND s.sid = w.sid").format(
+                schema=schema, sids=sids).as_string()
+        self._streams_queries: dict[str | None, str] = {}
 
     def _insert_events(self, curs, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         writes = kwargs.get("staged_writes") or ()
@@ -101,18 +103,11 @@ class PostgresUnitRecorder(PostgresApplicationRecorder):
             curs.execute(self._select_sids, ([c for c, _ in keys], [s for _, s in keys]), prepare=True)
             return {(r["conversation_id"], r["sid"]): r["message_id"] for r in curs.fetchall()}  # dict rows
 
-    def select_streams(self, known: Mapping[UUID, int], snapshots_table: str | None
-                       ) -> tuple[dict[UUID, StoredEvent], dict[UUID, list[StoredEvent]]]:
-        """Many aggregates' stored events in ONE round trip: for each id, the events after
-        ``known[id]`` (the version already held, 0 for none), and when nothing is held its
-        newest snapshot (from ``snapshots_table``), whose version the events then follow.
-        Returns ({id: snapshot}, {id: events in version order})."""
-        if not known:
-            return {}, {}
-        ids, versions = list(known), [known[i] for i in known]
+    def _streams_query(self, snapshots_table: str | None) -> str:
+        """:meth:`select_streams`' statement as text (composed once per snapshots table)."""
         schema, events = Identifier(self.datastore.schema), Identifier(self.events_table_name)
         if snapshots_table:
-            query = SQL("""
+            return SQL("""
 WITH wanted AS (SELECT * FROM unnest(%s::uuid[], %s::bigint[]) AS w(id, known)),
 snap AS (
     SELECT w.id, w.known, s.originator_version, s.topic, s.state FROM wanted w
@@ -124,13 +119,26 @@ UNION ALL
 SELECT false, e.originator_id, e.originator_version, e.topic, e.state FROM snap
 JOIN {schema}.{events} e ON e.originator_id = snap.id
  AND e.originator_version > greatest(snap.known, coalesce(snap.originator_version, 0))
-ORDER BY 2, 1 DESC, 3""").format(schema=schema, events=events, snapshots=Identifier(snapshots_table))
-        else:
-            query = SQL("""
+ORDER BY 2, 1 DESC, 3""").format(
+                schema=schema, events=events, snapshots=Identifier(snapshots_table)).as_string()
+        return SQL("""
 SELECT false, e.originator_id, e.originator_version, e.topic, e.state
 FROM unnest(%s::uuid[], %s::bigint[]) AS w(id, known)
 JOIN {schema}.{events} e ON e.originator_id = w.id AND e.originator_version > w.known
-ORDER BY 2, 3""").format(schema=schema, events=events)
+ORDER BY 2, 3""").format(schema=schema, events=events).as_string()
+
+    def select_streams(self, known: Mapping[UUID, int], snapshots_table: str | None
+                       ) -> tuple[dict[UUID, StoredEvent], dict[UUID, list[StoredEvent]]]:
+        """Many aggregates' stored events in ONE round trip: for each id, the events after
+        ``known[id]`` (the version already held, 0 for none), and when nothing is held its
+        newest snapshot (from ``snapshots_table``), whose version the events then follow.
+        Returns ({id: snapshot}, {id: events in version order})."""
+        if not known:
+            return {}, {}
+        ids, versions = list(known), [known[i] for i in known]
+        query = self._streams_queries.get(snapshots_table)
+        if query is None:
+            query = self._streams_queries[snapshots_table] = self._streams_query(snapshots_table)
         snapshots: dict[UUID, StoredEvent] = {}
         streams: dict[UUID, list[StoredEvent]] = {}
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
