@@ -26,14 +26,9 @@ def _state(conv) -> dict:
 
 
 @pytest.fixture
-def stores(test_settings, make_database):
-    settings = test_settings.with_overrides(database_url=make_database())
-    migrate(settings)
-    container = Container(settings, pool_size=2)
-    other = Texting(container.sealer, env=eventsourcing_env(container.database_url, 2))  # "another process"
-    yield container.texting, other
-    other.close()
-    container.close()
+def stores(two_processes):
+    _, container, other = two_processes  # the second: "another process"
+    return container.texting, other
 
 
 def _sid() -> str:

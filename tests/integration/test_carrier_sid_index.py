@@ -13,21 +13,15 @@ import pytest
 
 from domain.ids import conversation_id_of
 from domain.texting import SNAPSHOT_EVERY, Texting
-from firmtext.bootstrap import Container, eventsourcing_env
+from firmtext.bootstrap import eventsourcing_env
 from firmtext.commands.migrate import migrate
 
 PHONE = "+15551250001"
 
 
 @pytest.fixture
-def stores(test_settings, make_database):
-    settings = test_settings.with_overrides(database_url=make_database())
-    migrate(settings)
-    container = Container(settings, pool_size=2)
-    other = Texting(container.sealer, env=eventsourcing_env(container.database_url, 2))  # "another process"
-    yield settings, container, other
-    other.close()
-    container.close()
+def stores(two_processes):
+    return two_processes
 
 
 def _sid() -> str:
