@@ -1,9 +1,10 @@
 """The PostgreSQL tables the adapters own besides the eventsourcing store: data keys
 (adapters/keystore.py), Idempotency-Key answers (adapters/http/idempotency.py),
 media objects (adapters/media_store.py) and which one-time backfills ran (the event
-store's own carrier sid index is created by its recorder, adapters/unit_recorder.py). ``firmtext migrate`` (firmtext/commands/migrate.py)
-creates them, then the projections' tables (projections/schema.py) and the streams'
-(streams/schema.py). Every statement is idempotent.
+store's own carrier sid index is created by its recorder, adapters/unit_recorder.py).
+``firmtext migrate`` (firmtext/commands/migrate.py) creates them, then the projections'
+tables (projections/schema.py) and the streams' (streams/schema.py). Every statement is
+idempotent.
 """
 from __future__ import annotations
 
