@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from typing import Mapping
 from urllib.parse import parse_qsl
 
-from domain.input_policy import (MAX_CONTENT_TYPE_CHARS, MAX_INBOUND_BODY_CHARS, MAX_MEDIA_URL_CHARS, InputRefused,
-                                 check_line, check_text)
+from domain.input_policy import (CARRIER_SID, MAX_CONTENT_TYPE_CHARS, MAX_INBOUND_BODY_CHARS, MAX_MEDIA_URL_CHARS,
+                                 InputRefused, check_line, check_text)
 from domain.statuses import FINAL, RANK, moves_forward
 
-MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
 _WHOLE = re.compile(r"[0-9]{1,9}")  # ASCII digits only: str.isdigit() accepts "²"
 
 # The status vocabulary and its order are the domain's (domain/statuses.py).
@@ -88,7 +87,7 @@ def _required(form: Mapping[str, str], name: str) -> str:
 
 def _message_sid(form: Mapping[str, str]) -> str:
     sid = _required(form, "MessageSid")
-    if not MESSAGE_SID.fullmatch(sid):
+    if not CARRIER_SID.fullmatch(sid):
         raise WebhookInvalid("MessageSid must be SM or MM followed by 32 hex digits")
     return sid
 

@@ -20,6 +20,7 @@ only be the same fact: the insert ignores a row already there.
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping, Sequence
 from uuid import UUID
 
@@ -28,8 +29,11 @@ from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
+from domain.input_policy import CARRIER_SID
+
 TOPIC = "adapters.unit_recorder:PostgresUnitRecorder"  # eventsourcing's APPLICATION_RECORDER_TOPIC
 SidKey = tuple[UUID, str]  # (conversation id, carrier sid)
+BACKFILL_CHUNK = 5000  # stored events read at a time by the backfill
 # The stored events that carry a carrier sid (a text received, dispatched, dropped).
 SID_TOPICS = tuple(f"domain.conversation:Conversation.{name}"
                    for name in ("InboundReceived", "MessageDispatched", "BlockedTextDropped"))
@@ -43,8 +47,8 @@ class PostgresUnitRecorder(PostgresApplicationRecorder):
         if self.datastore.enable_db_functions:  # that path never calls _insert_events
             raise ProgrammingError("POSTGRES_ENABLE_DB_FUNCTIONS would drop a unit of work's staged writes")
         schema = Identifier(self.datastore.schema)
-        sids = Identifier(f"{self.events_table_name}_carrier_sids")
         self.carrier_sids_table = f"{self.events_table_name}_carrier_sids"
+        sids = Identifier(self.carrier_sids_table)
         # Created with the events table (CREATE_TABLE); `firmtext migrate` fills it from the
         # events an older release stored (firmtext/commands/migrate.py).
         self.sql_create_statements.append(SQL(
@@ -85,13 +89,23 @@ class PostgresUnitRecorder(PostgresApplicationRecorder):
             if not conn.execute("INSERT INTO backfills (name, rows) VALUES ('carrier_sids', 0) "
                                 "ON CONFLICT DO NOTHING RETURNING name").fetchone():
                 return None
-            added = conn.execute(SQL(
-                "INSERT INTO {schema}.{sids} (conversation_id, sid, message_id) "
-                "SELECT e.originator_id, s->>'carrier_sid', coalesce(s->>'message_id', '') "
-                "FROM {schema}.{events} e CROSS JOIN LATERAL (SELECT convert_from(e.state, 'UTF8')::jsonb) AS j(s) "
-                "WHERE e.topic = ANY(%s) AND s->>'carrier_sid' IS NOT NULL ON CONFLICT DO NOTHING").format(
-                    schema=schema, sids=Identifier(self.carrier_sids_table),
-                    events=Identifier(self.events_table_name)), (list(SID_TOPICS),)).rowcount
+            # Decoded here, not with PostgreSQL's jsonb: a carrier's answer may have put a NUL
+            # (\u0000, which jsonb refuses) in a stored event, and one such event must not stop
+            # the migration. Sids outside the carrier's grammar are left out, as the unit does.
+            added = 0
+            with conn.cursor(name="carrier_sid_backfill") as stored:  # read in chunks, not all at once
+                stored.execute(SQL("SELECT originator_id, state FROM {schema}.{events} WHERE topic = ANY(%s)").format(
+                    schema=schema, events=Identifier(self.events_table_name)), (list(SID_TOPICS),))
+                while rows := stored.fetchmany(BACKFILL_CHUNK):
+                    found: dict[SidKey, str] = {}
+                    for originator_id, state in rows:
+                        data = json.loads(bytes(state))
+                        sid = data.get("carrier_sid")
+                        if isinstance(sid, str) and CARRIER_SID.fullmatch(sid):
+                            found.setdefault((originator_id, sid), str(data.get("message_id") or ""))
+                    if found:
+                        added += conn.execute(self._insert_sids, ([c for c, _ in found], [s for _, s in found],
+                                                                  list(found.values()))).rowcount
             conn.execute("UPDATE backfills SET rows = %s WHERE name = 'carrier_sids'", (added,))
         return added
 

@@ -16,6 +16,9 @@ import re
 # unreserved characters (RFC 3986), so an id is the same in a path, a JSON body and a key.
 ID_PATTERN = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 MAX_ID_CHARS = 128
+# A carrier message sid (Twilio's MessageSid): an inbound webhook with any other is refused,
+# so only sids of this shape can ever be presented again (the sid index, domain/unit_of_work.py).
+CARRIER_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
 
 MAX_NAME_CHARS = 200          # a person's, a contact's or a firm's name
 MAX_CASE_NAME_CHARS = 300     # case captions run long ("Estate of … v. …")

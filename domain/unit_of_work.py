@@ -22,6 +22,7 @@ from eventsourcing.application import AggregateNotFoundError
 from domain.conversation import Conversation, firms_open
 from domain.directory import Firm
 from domain.ids import firm_id_of
+from domain.input_policy import CARRIER_SID
 from domain.ports import Sealer, StagedWrite
 from domain.scopes import conversation_scope
 
@@ -125,10 +126,13 @@ class UnitOfWork:
 
     # -- storing ------------------------------------------------------------------
     def _new_sids(self) -> dict[tuple[UUID, str], str]:
-        """The carrier sids the unit's new events carry (a text received, dispatched or dropped)."""
+        """The carrier sids the unit's new events carry (a text received, dispatched or dropped).
+        Only sids of the carrier's grammar: no webhook can present another (it is refused), and
+        the carrier's answer to a send is not checked, so a NUL or a kilobyte in it would
+        otherwise fail the dispatch's transaction, again at every try."""
         return {(agg.id, event.carrier_sid): getattr(event, "message_id", "") or ""
                 for agg in self._changed.values() for event in agg.pending_events
-                if getattr(event, "carrier_sid", None)}
+                if isinstance(sid := getattr(event, "carrier_sid", None), str) and CARRIER_SID.fullmatch(sid)}
 
     def commit(self) -> None:
         """Store everything collected in one transaction, then run the after-commit effects.
