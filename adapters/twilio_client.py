@@ -12,6 +12,7 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import date
+from typing import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -112,15 +113,21 @@ class TwilioMessages:
         return cls(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base,
                    settings.carrier_rate_per_second, http=http, **kwargs)
 
-    async def send(self, from_number: str, to_number: str, body: str,
-                   status_callback: str | None = None) -> CarrierReceipt:
-        """Ask the carrier to send ``body``; returns its receipt (sid, usually ``queued``)."""
+    async def send(self, from_number: str, to_number: str, body: str, status_callback: str | None = None,
+                   before_request: Callable[[], Awaitable[None]] | None = None) -> CarrierReceipt:
+        """Ask the carrier to send ``body``; returns its receipt (sid, usually ``queued``).
+
+        ``before_request`` is awaited right before each request to the carrier (after the
+        pacing wait and any backoff): the sender's check that it may still send, whose
+        exception ends the send with nothing asked."""
         form = {"From": from_number, "To": to_number, "Body": body}
         if status_callback:
             form["StatusCallback"] = status_callback
         weight, last = estimate_segments(body), "no attempt"
         for attempt in range(1, self.max_attempts + 1):
             await self.limiter.acquire(from_number, weight)
+            if before_request is not None:
+                await before_request()
             retry_after = None
             try:
                 response = await self._http.post(self._messages_url, data=form, auth=self._auth)

@@ -16,6 +16,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Awaitable, Callable
 from uuid import UUID
 
 import psycopg
@@ -85,6 +86,11 @@ class Claim:
     interrupted_at: datetime | None
 
 
+class LeaseLost(Exception):
+    """The sender's lease on the sending number lapsed after it claimed the text: another
+    sender may hold the number (and the text) now, so this one must not ask the carrier."""
+
+
 class Undecided(Exception):
     """Whether the carrier has the text could not be told (carrier unreachable): nothing
     was recorded, and the claim is tried again later."""
@@ -117,9 +123,13 @@ class Dispatcher:
         known = {m["carrier_sid"] for m in conv.messages.values() if m.get("carrier_sid")}
         return {"from_number": firm.number, "to_number": to, "body": body, "status_callback": callback}, known
 
-    async def send(self, claim: Claim) -> str:
+    async def send(self, claim: Claim, still_held: Callable[[], Awaitable[None]] | None = None) -> str:
         """Send ``claim`` (unless the carrier already has it) and record the outcome:
-        ``sent``, ``reconciled``, ``failed`` or ``skipped``. Raises :class:`Undecided`."""
+        ``sent``, ``reconciled``, ``failed`` or ``skipped``. Raises :class:`Undecided`.
+
+        ``still_held`` is awaited right before each request to the carrier and raises when
+        the claim is no longer this sender's (streams/send_lanes.py's lease, :class:`LeaseLost`):
+        that exception passes through, nothing recorded, nothing sent."""
         prepared = await asyncio.to_thread(self._prepare, claim)
         if prepared is None:
             return "skipped"
@@ -127,7 +137,9 @@ class Dispatcher:
         if claim.interrupted_at is not None and await self._reconcile(claim, request, known):
             return "reconciled"
         try:
-            receipt = await self.carrier.send(**request)
+            receipt = await self.carrier.send(**request, before_request=still_held)
+        except LeaseLost:
+            raise
         except Exception as exc:  # the carrier said no, or never answered
             if getattr(exc, "maybe_sent", False):
                 raise Undecided(str(exc)) from exc  # the next try reconciles first

@@ -8,8 +8,10 @@ number. Lanes never wait for each other: a firm's backlog delays only its own nu
 
 A lease is renewed every few seconds while its lane lives. A worker killed with SIGKILL
 stops renewing, and after ``LEASE_SECONDS`` any worker takes the number over; a claim
-is only granted while its lane still holds the lease, so a worker that lost its lease
-never sends again on that number.
+is only granted while its lane still holds the lease, and right before each request to
+the carrier (after any pacing wait or backoff) the lane confirms, and renews, its lease:
+a lane that lost it meanwhile (its worker stalled longer than the lease) asks the
+carrier nothing, since whoever holds the number now may have sent that text already.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import uuid
 
 from psycopg_pool import ConnectionPool
 
-from streams.dispatch import Claim, Dispatcher, Undecided
+from streams.dispatch import Claim, Dispatcher, LeaseLost, Undecided
 from streams.status_followup import StatusFollowUp
 
 log = logging.getLogger("firmtext.sender")
@@ -31,6 +33,7 @@ MAX_ATTEMPTS = 8  # a text still not dispatched after this many tries (crashes i
 MAX_BACKOFF = 60.0
 FOLLOW_UP_EVERY = 1.0  # how often texts whose final status is overdue are looked for
 HANDED_OVER = ("sent", "reconciled")  # outcomes whose final status is followed up
+LOST = "lease lost"  # the lane lost its number mid-send: the claim is left to the new holder
 
 _DUE = """
 SELECT d.from_number FROM outbound_dispatches d LEFT JOIN sending_lanes l USING (from_number)
@@ -54,6 +57,10 @@ next AS (
 UPDATE outbound_dispatches d SET claimed_at = coalesce(d.claimed_at, now()), attempts = d.attempts + 1
 FROM next WHERE d.message_id = next.message_id
 RETURNING d.message_id, d.conversation_id, d.from_number, d.body_ct, d.attempts, next.claimed_at"""
+
+_CONFIRM = """
+UPDATE sending_lanes SET lease_until = now() + make_interval(secs => %s)
+WHERE from_number = %s AND holder = %s AND lease_until > now() RETURNING 1"""
 
 
 def sending_lanes(settings, container) -> "SendingLanes":
@@ -152,6 +159,8 @@ class SendingLanes:
                     await asyncio.sleep(backoff)  # the text stays first in line: order holds
                     backoff = min(backoff * 2, MAX_BACKOFF)
                     continue
+                if outcome == LOST:
+                    break
                 backoff = 1.0
                 await asyncio.to_thread(self._finish, claim.message_id, outcome)
                 if self.starved:  # more numbers due than lane slots: hand this one round
@@ -164,8 +173,15 @@ class SendingLanes:
             self.lanes.pop(number, None)
 
     async def _send(self, claim: Claim) -> str:
+        async def still_held() -> None:
+            if not await asyncio.to_thread(self._confirm, claim.from_number):
+                raise LeaseLost(claim.from_number)
         try:
-            return await self.dispatcher.send(claim)
+            return await self.dispatcher.send(claim, still_held)
+        except LeaseLost:
+            log.warning("lost the lane of %s before sending message %s: left to its new holder",
+                        claim.from_number[-4:], claim.message_id)
+            return LOST
         except Exception:
             if claim.attempts < MAX_ATTEMPTS:
                 raise
@@ -189,6 +205,12 @@ class SendingLanes:
         with self.pool.connection() as conn:
             conn.execute("UPDATE sending_lanes SET lease_until = now() + make_interval(secs => %s) "
                          "WHERE holder = %s AND from_number = ANY(%s)", (LEASE_SECONDS, self.holder, numbers))
+
+    def _confirm(self, number: str) -> bool:
+        """Whether this lane still holds ``number``'s lease, renewed if so: the fence before
+        each request to the carrier (another holder only takes a lease that has lapsed)."""
+        with self.pool.connection() as conn:
+            return conn.execute(_CONFIRM, (LEASE_SECONDS, number, self.holder)).fetchone() is not None
 
     def _claim(self, number: str) -> Claim | None:
         with self.pool.connection() as conn:

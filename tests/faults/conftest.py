@@ -16,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from firmtext.config import Settings
@@ -29,6 +30,14 @@ KAFKA_OFFSET, POSTGRES_OFFSET = 300, 100
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "faults: fault drills on a 3-node cluster (make faults)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    """Keep each phase's report on the test, for :func:`evidence_of_a_failed_drill`."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -145,3 +154,46 @@ def system(cluster: Settings, cluster_settings: Settings, infra_settings: Settin
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+EVIDENCE_DIR = "faults-evidence"  # under the test tier's var/, kept when the cluster is removed
+
+
+def _keep_evidence(system: System, into: Path) -> None:
+    """What a failed drill leaves to explain it: every component's log, ``up``'s log, the
+    sender's tables and the simulated carrier's record of what it accepted."""
+    into.mkdir(parents=True, exist_ok=True)
+    logs = Path(system.settings.var_dir) / "logs"
+    for log in [*logs.glob("*.log"), Path(system.settings.var_dir) / "up.log"]:
+        if log.is_file():
+            shutil.copy2(log, into / log.name)
+    try:
+        with psycopg.connect(system.settings.database_url, connect_timeout=5) as conn:
+            for table in ("outbound_dispatches", "sending_lanes"):
+                with conn.cursor().copy(f"COPY (SELECT * FROM {table}) TO STDOUT WITH CSV HEADER") as copy, \
+                        open(into / f"{table}.csv", "wb") as out:
+                    for chunk in copy:
+                        out.write(chunk)
+    except Exception as exc:  # evidence is best effort: PostgreSQL may be what the drill stopped
+        (into / "tables.error").write_text(repr(exc))
+    try:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+                f"{system.settings.twilio_api_base}/_sim/messages", timeout=10) as answer:
+            (into / "carrier_messages.json").write_bytes(answer.read())
+    except OSError as exc:
+        (into / "carrier.error").write_text(repr(exc))
+
+
+@pytest.fixture(autouse=True)
+def evidence_of_a_failed_drill(request: pytest.FixtureRequest):
+    """After a drill fails, copy its evidence out of the tier's var/ (removed with the
+    cluster) into ``<test var>/faults-evidence/<test>/`` and say where."""
+    yield
+    failed = any(getattr(getattr(request.node, f"report_{when}", None), "failed", False)
+                 for when in ("setup", "call"))
+    if not failed or "system" not in request.fixturenames:
+        return
+    system = request.getfixturevalue("system")
+    into = Path(system.local.var_dir).parent / EVIDENCE_DIR / request.node.name
+    _keep_evidence(system, into)
+    print(f"\nevidence of the failed drill kept in {into}")

@@ -222,3 +222,39 @@ async def test_a_slow_status_follow_up_never_holds_up_a_new_text(container, simu
         await asyncio.gather(task, return_exceptions=True)
         await carrier.aclose()
         pool.close()
+
+
+async def test_a_lane_that_lost_its_lease_mid_send_never_asks_the_carrier_again(container, simulator):
+    """A lane stalled after its claim (here: backing off after a 503) whose lease lapsed
+    meanwhile: another worker takes the number over, finds nothing at the carrier and
+    sends. The stalled lane must then not send too: it confirms its lease before each
+    request to the carrier."""
+    settings, http = simulator
+    await asyncio.to_thread(queue, container.texting, "firm-l", FIRM_A, "+15557770003", ["only once"])
+    await asyncio.to_thread(record_all, container)
+    (await http.post(f"{settings.twilio_api_base}/_sim/faults", json={"status": 503, "count": 1})).raise_for_status()
+    carrier = TwilioMessages.from_settings(settings, backoff_base=4.0)  # backs off 2-4 s after the 503
+    pool = ConnectionPool(container.database_url, min_size=1, max_size=2, open=True)
+    stalled = SendingLanes(pool, Dispatcher(container.texting, carrier, "http://127.0.0.1:1"))
+    survivor = None
+    try:
+        assert await asyncio.to_thread(stalled._take_lane, FIRM_A)
+        claim = await asyncio.to_thread(stalled._claim, FIRM_A)
+        sending = asyncio.create_task(stalled._send(claim))
+        await asyncio.sleep(0.5)  # its first request was refused with the 503; it is backing off
+        with psycopg.connect(container.database_url, autocommit=True) as conn:
+            conn.execute("UPDATE sending_lanes SET lease_until = now() - interval '1 second'")  # it lapsed
+        survivor = Worker(container, settings, rate=20.0)
+        [sent] = await accepted(http, settings, 1)
+        outcome = await asyncio.wait_for(sending, 10)
+        await asyncio.sleep(0.3)
+        messages = await accepted(http, settings, 2, timeout=0)
+    finally:
+        if survivor is not None:
+            await survivor.stop()
+        await carrier.aclose()
+        pool.close()
+    assert [m["body"] for m in messages] == ["only once"], "the lane that lost its lease sent the text again"
+    assert outcome == "lease lost"
+    assert sent["sid"] in {m.get("carrier_sid") for m in
+                           container.texting.repository.get(UUID(claim.conversation_id.hex)).messages.values()}
