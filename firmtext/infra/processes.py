@@ -40,6 +40,7 @@ class ChildProcess:
         self.env = dict(env)
         self.log_path = log_path
         self._process: subprocess.Popen | None = None
+        self._signalled = False  # a signal of ours reached the running leader
 
     def start(self) -> None:
         """Spawn the command; a restart appends to the same log under a new header."""
@@ -52,6 +53,7 @@ class ChildProcess:
                 self.command, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,
                 preexec_fn=die_with_parent_hook())
+            self._signalled = False
 
     @property
     def pid(self) -> int | None:
@@ -78,13 +80,19 @@ class ChildProcess:
             return  # an exited leader's group id may have been reused
         try:
             os.killpg(self._process.pid, sig)
+            self._signalled = True
         except ProcessLookupError:
             pass  # the group is already empty
 
     def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM the group, wait up to ``timeout`` s, then SIGKILL what is left."""
-        if not self.is_running():
-            return  # long gone: its pid (= group id) may belong to someone else by now
+        """SIGTERM the group, wait up to ``timeout`` s, then SIGKILL what is left.
+
+        A leader that already died of a signal we sent (Stack.stop signals every
+        component first) still gets its group cleared: grandchildren that ignored the
+        SIGTERM outlive it, and while they live the kernel keeps the group id ours.
+        """
+        if not self.is_running() and not self._signalled:
+            return  # exited on its own, long ago maybe: its group id may be someone else's
         self.send(signal.SIGTERM)
         try:
             self._process.wait(timeout)
@@ -97,6 +105,7 @@ class ChildProcess:
             os.killpg(self._process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        self._signalled = False
 
     def log_tail(self, lines: int = 20) -> str:
         """The last ``lines`` lines of this process's log."""

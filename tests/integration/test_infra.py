@@ -92,6 +92,11 @@ def _programs(tmp_path: Path, web_port: int) -> dict[str, list[str]]:
                 def do_GET(self):
                     self.send_response(200 if self.path == '/healthz' else 404); self.end_headers()
             http.server.HTTPServer(('127.0.0.1', {web_port}), H).serve_forever()"""),
+        # Ignores SIGTERM, so stop() waits for it before it gets to the others.
+        "stubborn": _dummy("""
+            import signal, time
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            while True: time.sleep(1)"""),
         # Leaves a grandchild that ignores SIGTERM: stop() must still remove it.
         "spawner": _dummy(f"""
             import subprocess, sys, time
@@ -143,12 +148,16 @@ def test_component_dying_while_starting_is_reported(dummy_stack: Stack) -> None:
 
 
 def test_stop_leaves_no_orphans(dummy_stack: Stack, tmp_path: Path) -> None:
-    dummy_stack.start(["spawner"])
+    # The stubborn component holds stop() for its whole timeout, long after the
+    # spawner died of the SIGTERM every component gets first: its grandchild must
+    # still be swept (it was left running whenever the spawner died that early).
+    dummy_stack.start(["spawner", "stubborn"])
     pid_file = tmp_path / "grandchild.pid"
     assert daemon.wait_until(lambda: pid_file.exists() and pid_file.read_text(), 10)
     grandchild = int(pid_file.read_text())
     assert daemon.pid_alive(grandchild)
     dummy_stack.stop()
+    assert not dummy_stack.is_running("stubborn")
     assert daemon.wait_until(lambda: not daemon.pid_alive(grandchild), 5)
 
 
