@@ -189,6 +189,16 @@ class PgStore:
         self.flush_seconds += time.perf_counter() - began
         return count
 
+    def copies(self) -> bool:
+        """Live mode: whether :meth:`flush` will COPY (a table with ``STAGE_FROM`` or more
+        changed rows), which psycopg's pipeline mode refuses."""
+        counts: dict[str, int] = {}
+        for name, _ in self.dirty:
+            counts[name] = counts.get(name, 0) + 1
+            if counts[name] >= STAGE_FROM:
+                return True
+        return False
+
     def flush(self) -> int:
         """Write every changed row (upsert or delete); returns how many."""
         if self.fresh:

@@ -141,15 +141,20 @@ class ProjectionWriter:
 
     def _apply_live(self, events: list[Event], isolate: bool) -> None:
         with self.conn.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (SWAP_LOCK,))
-            # One statement, partitions in one order everywhere (no deadlock).
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s, p) FROM unnest(%s::int[]) AS p",
-                              (PARTITION_LOCK, sorted({e.partition for e in events})))
+            with self.conn.pipeline():  # the locks and the tracking read: one round trip
+                self.conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (SWAP_LOCK,))
+                # One statement, partitions in one order everywhere (no deadlock).
+                self.conn.execute("SELECT pg_advisory_xact_lock(%s, p) FROM unnest(%s::int[]) AS p",
+                                  (PARTITION_LOCK, sorted({e.partition for e in events})))
+                before = tracked_all(self.conn, self.schemas)
             live = False
-            before = tracked_all(self.conn, self.schemas)
             unknown = counted(events, self.unknown, lambda e: any(  # not applied before by some projection
                 e.notification_id > positions.get(e.partition, (0, -1))[0] for positions in before.values()))
             screen = Screen(events)
+            # Each projection reads and writes only its own schema, so their writes can wait
+            # for one write phase after all of them have applied the batch (isolate mode
+            # writes each event inside its savepoint instead).
+            stores, tracking = [], {}
             for projection in self.projections:
                 schema = self.schemas[projection.name]
                 positions = before[projection.name]
@@ -162,22 +167,30 @@ class ProjectionWriter:
                                 preload(projection, store, [e for e in chunk if e.notification_id > positions.get(
                                     e.partition, (0, -1))[0]], keys=self.keys)
                             touched.update(apply_new(projection, store, positions, chunk, screen=screen, keys=self.keys))
-                            store.flush()
+                            if isolate:
+                                store.flush()
+                            else:
+                                stores.append(store)
                     except (psycopg.OperationalError, psycopg.InterfaceError):
                         raise
                     except Exception as exc:
                         if not isolate:
                             raise
                         touched.update(self._set_aside(projection, chunk[0], exc, positions))
-                self._track(schema, touched)
+                tracking[schema] = touched
                 live = live or bool(touched and projection.name in LIVE_PROJECTIONS)
-            if unknown:
-                log.warning("skipping %s event(s) of a type or schema version no projection knows: %s",
-                            sum(r[2] for r in unknown), ", ".join(f"{r[0]} v{r[1]}" for r in unknown))
-                with self.conn.cursor() as cur:
-                    cur.executemany(UNKNOWN_UPSERT, unknown)
-            if live:  # delivered at commit, so a woken stream reads the new rows
-                self.conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, notify_payload(events)))
+            # The write phase: one round trip, unless a table takes COPY (refused in a pipeline).
+            with nullcontext() if any(store.copies() for store in stores) else self.conn.pipeline():
+                for store in stores:
+                    store.flush()
+                self._track_all(tracking)
+                if unknown:
+                    log.warning("skipping %s event(s) of a type or schema version no projection knows: %s",
+                                sum(r[2] for r in unknown), ", ".join(f"{r[0]} v{r[1]}" for r in unknown))
+                    with self.conn.cursor() as cur:
+                        cur.executemany(UNKNOWN_UPSERT, unknown)
+                if live:  # delivered at commit, so a woken stream reads the new rows
+                    self.conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, notify_payload(events)))
 
     def _set_aside(self, projection: Projection, event: Event, exc: Exception, positions: dict) -> dict:
         """Record an event the projection cannot apply and move past it."""
@@ -221,6 +234,24 @@ class ProjectionWriter:
                 with self.conn.cursor() as cur:
                     cur.executemany(FAILURE_INSERT, prepared.failures)
         self.set_aside.extend(prepared.failures)
+
+    def _track_all(self, tracking: dict[str, dict[int, tuple[int, int]]]) -> None:
+        """Move every schema's tracking (schema -> partition -> position) in one statement."""
+        tracking = {schema: touched for schema, touched in tracking.items() if touched}
+        if not tracking:
+            return
+        schemas = tuple(tracking)
+        query = statement(("track_all", schemas), lambda: sql.SQL("WITH ") + sql.SQL(", ").join(
+            sql.SQL("{} AS (INSERT INTO {}.tracking (partition, notification_id, kafka_offset) "
+                    "SELECT * FROM unnest(%s::int[], %s::bigint[], %s::bigint[]) "
+                    "ON CONFLICT (partition) DO UPDATE SET notification_id = EXCLUDED.notification_id, "
+                    "kafka_offset = EXCLUDED.kafka_offset)").format(sql.Identifier(f"t{i}"), sql.Identifier(schema))
+            for i, schema in enumerate(schemas)) + sql.SQL(" SELECT 1"))
+        params = []
+        for schema in schemas:
+            touched = tracking[schema]
+            params += [list(touched), [n for n, _ in touched.values()], [o for _, o in touched.values()]]
+        self.conn.execute(query, params)
 
     def _track(self, schema: str, touched: dict[int, tuple[int, int]]) -> None:
         if touched:
