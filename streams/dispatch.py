@@ -96,6 +96,23 @@ class Undecided(Exception):
     was recorded, and the claim is tried again later."""
 
 
+def _fence(still_held: Callable[[], Awaitable[None]] | None) -> Callable[[], Awaitable[None]] | None:
+    """``still_held`` whose own failure (PostgreSQL away, say) is :class:`Undecided`, never
+    read as the carrier refusing the text: the lease could not be confirmed, so nothing is
+    asked and the claim is tried again (reconciled first)."""
+    if still_held is None:
+        return None
+
+    async def fence() -> None:
+        try:
+            await still_held()
+        except LeaseLost:
+            raise
+        except Exception as exc:
+            raise Undecided(f"the lease could not be confirmed ({type(exc).__name__})") from exc
+    return fence
+
+
 class Dispatcher:
     """Sends one claimed text and records the outcome (see the module docstring)."""
 
@@ -137,8 +154,8 @@ class Dispatcher:
         if claim.interrupted_at is not None and await self._reconcile(claim, request, known):
             return "reconciled"
         try:
-            receipt = await self.carrier.send(**request, before_request=still_held)
-        except LeaseLost:
+            receipt = await self.carrier.send(**request, before_request=_fence(still_held))
+        except (LeaseLost, Undecided):
             raise
         except Exception as exc:  # the carrier said no, or never answered
             if getattr(exc, "maybe_sent", False):

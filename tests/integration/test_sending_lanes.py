@@ -17,7 +17,7 @@ from adapters.carrier_simulator import create_simulator
 from firmtext.commands.migrate import apply_tables
 from adapters.twilio_client import TwilioMessages
 from firmtext.bootstrap import Container
-from streams.dispatch import Dispatcher, record_requests
+from streams.dispatch import Dispatcher, Undecided, record_requests
 from domain.envelope import Event
 from streams.relay import chain_envelopes
 from streams.send_lanes import SendingLanes
@@ -224,6 +224,23 @@ async def test_a_slow_status_follow_up_never_holds_up_a_new_text(container, simu
         pool.close()
 
 
+async def backing_off_after_a_503(container, settings, http, name: str):
+    """A lane of its own (pool connections named ``name``) that claimed FIRM_A's queued
+    text and is backing off (2-4 s) after the carrier refused its first request with a
+    503: (carrier client, pool, claim, the sending task)."""
+    await asyncio.to_thread(record_all, container)
+    (await http.post(f"{settings.twilio_api_base}/_sim/faults", json={"status": 503, "count": 1})).raise_for_status()
+    carrier = TwilioMessages.from_settings(settings, backoff_base=4.0)
+    pool = ConnectionPool(container.database_url, min_size=1, max_size=2, open=True,
+                          kwargs={"application_name": name})
+    lanes = SendingLanes(pool, Dispatcher(container.texting, carrier, "http://127.0.0.1:1"))
+    assert await asyncio.to_thread(lanes._take_lane, FIRM_A)
+    claim = await asyncio.to_thread(lanes._claim, FIRM_A)
+    sending = asyncio.create_task(lanes._send(claim))
+    await asyncio.sleep(0.5)  # its first request was refused with the 503; it is backing off
+    return carrier, pool, claim, sending
+
+
 async def test_a_lane_that_lost_its_lease_mid_send_never_asks_the_carrier_again(container, simulator):
     """A lane stalled after its claim (here: backing off after a 503) whose lease lapsed
     meanwhile: another worker takes the number over, finds nothing at the carrier and
@@ -231,17 +248,9 @@ async def test_a_lane_that_lost_its_lease_mid_send_never_asks_the_carrier_again(
     request to the carrier."""
     settings, http = simulator
     await asyncio.to_thread(queue, container.texting, "firm-l", FIRM_A, "+15557770003", ["only once"])
-    await asyncio.to_thread(record_all, container)
-    (await http.post(f"{settings.twilio_api_base}/_sim/faults", json={"status": 503, "count": 1})).raise_for_status()
-    carrier = TwilioMessages.from_settings(settings, backoff_base=4.0)  # backs off 2-4 s after the 503
-    pool = ConnectionPool(container.database_url, min_size=1, max_size=2, open=True)
-    stalled = SendingLanes(pool, Dispatcher(container.texting, carrier, "http://127.0.0.1:1"))
+    carrier, pool, claim, sending = await backing_off_after_a_503(container, settings, http, "stalled")
     survivor = None
     try:
-        assert await asyncio.to_thread(stalled._take_lane, FIRM_A)
-        claim = await asyncio.to_thread(stalled._claim, FIRM_A)
-        sending = asyncio.create_task(stalled._send(claim))
-        await asyncio.sleep(0.5)  # its first request was refused with the 503; it is backing off
         with psycopg.connect(container.database_url, autocommit=True) as conn:
             conn.execute("UPDATE sending_lanes SET lease_until = now() - interval '1 second'")  # it lapsed
         survivor = Worker(container, settings, rate=20.0)
@@ -258,3 +267,39 @@ async def test_a_lane_that_lost_its_lease_mid_send_never_asks_the_carrier_again(
     assert outcome == "lease lost"
     assert sent["sid"] in {m.get("carrier_sid") for m in
                            container.texting.repository.get(UUID(claim.conversation_id.hex)).messages.values()}
+
+
+async def test_a_lane_that_cannot_confirm_its_lease_sends_nothing_and_fails_nothing(container, simulator):
+    """PostgreSQL goes away while a lane backs off after a 503 (a database crash, as the
+    fault drill does): the lease check before the next request cannot be answered. That is
+    not the carrier refusing the text: nothing is sent, nothing is marked failed, and the
+    text is sent once PostgreSQL is back. (It was marked failed, never sent.)"""
+    settings, http = simulator
+    conversation = await asyncio.to_thread(queue, container.texting, "firm-d", FIRM_A, "+15557770004",
+                                           ["after the crash"])
+    carrier, pool, claim, sending = await backing_off_after_a_503(container, settings, http, "stalled-lane")
+    try:
+        with psycopg.connect(container.database_url, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE application_name = 'stalled-lane'")  # its connections die with the server
+        with pytest.raises(Exception) as raised:
+            await asyncio.wait_for(sending, 10)
+        assert not isinstance(raised.value, asyncio.TimeoutError)
+        assert await accepted(http, settings, 1, timeout=0) == [], "sent without a confirmed lease"
+        status = container.texting.repository.get(UUID(conversation)).messages[claim.message_id]["status"]
+        assert status != "failed", "a database error was taken for the carrier refusing the text"
+        assert isinstance(raised.value, Undecided)  # the lane tries again after its backoff
+        # Whoever holds the number next (here: another worker, once this lease lapsed)
+        # finds the claim interrupted, finds nothing at the carrier and sends it, once.
+        with psycopg.connect(container.database_url, autocommit=True) as conn:
+            conn.execute("UPDATE sending_lanes SET lease_until = now() - interval '1 second'")
+        survivor = Worker(container, settings, rate=20.0)
+        try:
+            [sent] = await accepted(http, settings, 1)
+            await asyncio.sleep(0.3)
+            assert [m["body"] for m in await accepted(http, settings, 2, timeout=0)] == ["after the crash"]
+        finally:
+            await survivor.stop()
+    finally:
+        await carrier.aclose()
+        pool.close()
