@@ -21,6 +21,7 @@ from uuid import UUID
 
 import psycopg
 
+from adapters.twilio_client import CarrierRejected, CarrierUnavailable
 from domain.texting import Texting, conversation_scope
 from domain.envelope import Event
 from streams.reconcile import interrupted_send
@@ -155,9 +156,7 @@ class Dispatcher:
             return "reconciled"
         try:
             receipt = await self.carrier.send(**request, before_request=_fence(still_held))
-        except (LeaseLost, Undecided):
-            raise
-        except Exception as exc:  # the carrier said no, or never answered
+        except (CarrierRejected, CarrierUnavailable) as exc:  # the carrier said no, or never answered
             if getattr(exc, "maybe_sent", False):
                 raise Undecided(str(exc)) from exc  # the next try reconciles first
             log.warning("send of message %s failed: %s", claim.message_id, type(exc).__name__)
