@@ -10,10 +10,11 @@ from __future__ import annotations
 MIGRATE = 7_013_000  # concurrent `firmtext migrate` runs wait for each other
 RELAY = 7_013_001  # one outbox relay publishes at a time; the others stand by
 SWAP = 7_013_002  # live projection batches hold it shared; a rebuild's swap exclusively
+EVENT_STORE = 7_013_006  # a process building the event store application (its CREATE OR REPLACE)
 
 # Two-key locks (pg_advisory_lock(int, int)): the class here, the value at the call.
 PROJECTION_PARTITION = 7_013_003  # with the Kafka partition: one live batch per partition
 REBUILD = 7_013_005  # with hashtext(projection name): one rebuild per projection
 
-SINGLE_KEY = {"MIGRATE": MIGRATE, "RELAY": RELAY, "SWAP": SWAP}
+SINGLE_KEY = {"MIGRATE": MIGRATE, "RELAY": RELAY, "SWAP": SWAP, "EVENT_STORE": EVENT_STORE}
 TWO_KEY_CLASSES = {"PROJECTION_PARTITION": PROJECTION_PARTITION, "REBUILD": REBUILD}

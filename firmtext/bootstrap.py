@@ -8,9 +8,11 @@ import asyncio
 from dataclasses import dataclass
 from functools import cached_property
 
+import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
+from adapters import pg_locks
 from adapters.keystore import PostgresKeyStore
 from adapters.sealer import AesGcmSealer, master_key_bytes
 from adapters.unit_recorder import TOPIC as UNIT_RECORDER_TOPIC
@@ -91,7 +93,13 @@ class Container:
 
     @cached_property
     def texting(self) -> Texting:
-        return Texting(self.sealer, env=eventsourcing_env(self.database_url, self.pool_size))
+        # Building it runs eventsourcing's CREATE … IF NOT EXISTS and CREATE OR REPLACE
+        # FUNCTION; two processes replacing the function at once fail one of them ("tuple
+        # concurrently updated"), so processes take turns (a session lock: the connection
+        # closing releases it whatever happens).
+        with psycopg.connect(self.database_url, autocommit=True, connect_timeout=int(POOL_TIMEOUT)) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (pg_locks.EVENT_STORE,))
+            return Texting(self.sealer, env=eventsourcing_env(self.database_url, self.pool_size))
 
     @cached_property
     def reads(self):

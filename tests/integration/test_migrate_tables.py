@@ -3,6 +3,7 @@ streams/schema.py) on an empty database, and running it again over them changes 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import psycopg
 
@@ -45,3 +46,55 @@ def test_each_owners_tables_stand_alone(make_database):
         with psycopg.connect(make_database(), autocommit=True) as conn:
             conn.execute(ddl)
             conn.execute(ddl)
+
+
+
+# One API process: per line on stdin, build the event store application afresh, as a new
+# process does for its first request, and say "ok" or the error.
+_BUILDER = """
+import sys
+from firmtext.bootstrap import Container
+from firmtext.config import Settings
+settings = Settings.from_env(secrets=False).with_overrides(database_url=sys.argv[1])
+print("ready", flush=True)
+for _ in sys.stdin:
+    container = Container(settings, pool_size=1)
+    try:
+        container.texting
+        print("ok", flush=True)
+    except Exception as exc:
+        print(f"{type(exc).__name__}: {exc}".replace(chr(10), " "), flush=True)
+    finally:
+        container.close()
+"""
+
+
+def test_processes_starting_together_each_get_the_event_store(make_database, test_settings):
+    """Every process builds the event store application when it first needs it, which
+    runs eventsourcing's CREATE … IF NOT EXISTS and CREATE OR REPLACE FUNCTION. API
+    processes doing it at once failed ("tuple concurrently updated", in about half of the
+    rounds of three): a 500 on the first request one served (the fault drill's first
+    PUT /v1/firm). Three real processes, ten rounds started together."""
+    import subprocess
+    import sys
+
+    from firmtext.commands.migrate import migrate
+
+    url = make_database()
+    migrate(test_settings.with_overrides(database_url=url))  # as the stack does before the API starts
+    root = Path(__file__).resolve().parents[2]
+    builders = [subprocess.Popen([sys.executable, "-c", _BUILDER, url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 text=True, cwd=root) for _ in range(3)]
+    try:
+        assert [b.stdout.readline().strip() for b in builders] == ["ready"] * 3
+        answers = []
+        for _ in range(10):
+            for b in builders:  # as close together as three pipes allow
+                b.stdin.write("go\n")
+                b.stdin.flush()
+            answers += [b.stdout.readline().strip() for b in builders]
+    finally:
+        for b in builders:
+            b.stdin.close()
+            b.wait(10)
+    assert [a for a in answers if a != "ok"] == []
