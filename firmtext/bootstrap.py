@@ -96,8 +96,10 @@ class Container:
         # Building it runs eventsourcing's CREATE … IF NOT EXISTS and CREATE OR REPLACE
         # FUNCTION; two processes replacing the function at once fail one of them ("tuple
         # concurrently updated"), so processes take turns (a session lock: the connection
-        # closing releases it whatever happens).
-        with psycopg.connect(self.database_url, autocommit=True, connect_timeout=int(POOL_TIMEOUT)) as conn:
+        # closing releases it whatever happens). A wait past POOL_TIMEOUT is an
+        # OperationalError (LockNotAvailable), answered 503 like an unreachable database.
+        with psycopg.connect(self.database_url, autocommit=True, connect_timeout=int(POOL_TIMEOUT),
+                             options=f"-c lock_timeout={int(POOL_TIMEOUT * 1000)}") as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (pg_locks.EVENT_STORE,))
             return Texting(self.sealer, env=eventsourcing_env(self.database_url, self.pool_size))
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from adapters import schema as adapters_schema
 from firmtext.commands.migrate import TABLES, apply_tables
@@ -98,3 +99,26 @@ def test_processes_starting_together_each_get_the_event_store(make_database, tes
             b.stdin.close()
             b.wait(10)
     assert [a for a in answers if a != "ok"] == []
+
+
+def test_a_process_waiting_too_long_for_its_turn_gets_an_operational_error(make_database, test_settings,
+                                                                           monkeypatch):
+    """A process stuck holding the turn must not hang every other API process: the wait ends
+    at POOL_TIMEOUT with psycopg's OperationalError, which the API answers with 503."""
+    import time
+
+    from adapters import pg_locks
+    from firmtext import bootstrap
+
+    monkeypatch.setattr(bootstrap, "POOL_TIMEOUT", 1.0)
+    url = make_database()
+    container = bootstrap.Container(test_settings.with_overrides(database_url=url), pool_size=1)
+    try:
+        with psycopg.connect(url, autocommit=True) as holder:
+            holder.execute("SELECT pg_advisory_lock(%s)", (pg_locks.EVENT_STORE,))
+            began = time.monotonic()
+            with pytest.raises(psycopg.OperationalError):
+                container.texting
+            assert time.monotonic() - began < 5
+    finally:
+        container.close()
