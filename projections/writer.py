@@ -227,9 +227,11 @@ class ProjectionWriter:
         """Fresh mode, the second half: write one prepared batch, its set-aside events and its
         tracking in one transaction."""
         with self.conn.transaction():
+            tracking: dict[str, dict[int, tuple[int, int]]] = {}
             for store, changes, touched in prepared.tables:
                 store.write_changes(changes)
-                self._track(store.schema, touched)
+                tracking.setdefault(store.schema, {}).update(touched)
+            self._track_all(tracking)
             if prepared.failures:
                 with self.conn.cursor() as cur:
                     cur.executemany(FAILURE_INSERT, prepared.failures)
@@ -252,15 +254,6 @@ class ProjectionWriter:
             touched = tracking[schema]
             params += [list(touched), [n for n, _ in touched.values()], [o for _, o in touched.values()]]
         self.conn.execute(query, params)
-
-    def _track(self, schema: str, touched: dict[int, tuple[int, int]]) -> None:
-        if touched:
-            with self.conn.cursor() as cur:
-                cur.executemany(statement(("track", schema), lambda: sql.SQL(
-                    "INSERT INTO {}.tracking (partition, notification_id, kafka_offset) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (partition) DO UPDATE SET notification_id = EXCLUDED.notification_id, "
-                    "kafka_offset = EXCLUDED.kafka_offset").format(sql.Identifier(schema))),
-                    [(p, n, o) for p, (n, o) in touched.items()])
 
     def flush_seconds(self) -> float:
         """Fresh mode: time spent writing to PostgreSQL so far (the rest of ``apply`` is Python)."""

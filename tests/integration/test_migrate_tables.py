@@ -1,15 +1,21 @@
 """`firmtext migrate` creates every layer's tables (adapters/schema.py, projections/schema.py,
-streams/schema.py) on an empty database, and running it again over them changes nothing."""
+streams/schema.py) on an empty database, and running it again over them changes nothing;
+processes building the event store application at once take turns."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from adapters import pg_locks
 from adapters import schema as adapters_schema
-from firmtext.commands.migrate import TABLES, apply_tables
+from firmtext import bootstrap
+from firmtext.commands.migrate import TABLES, apply_tables, migrate
 from projections import schema as projections_schema
 from streams import schema as streams_schema
 
@@ -49,7 +55,6 @@ def test_each_owners_tables_stand_alone(make_database):
             conn.execute(ddl)
 
 
-
 # One API process: per line on stdin, build the event store application afresh, as a new
 # process does for its first request, and say "ok" or the error.
 _BUILDER = """
@@ -76,11 +81,6 @@ def test_processes_starting_together_each_get_the_event_store(make_database, tes
     processes doing it at once failed ("tuple concurrently updated", in about half of the
     rounds of three): a 500 on the first request one served (the fault drill's first
     PUT /v1/firm). Three real processes, ten rounds started together."""
-    import subprocess
-    import sys
-
-    from firmtext.commands.migrate import migrate
-
     url = make_database()
     migrate(test_settings.with_overrides(database_url=url))  # as the stack does before the API starts
     root = Path(__file__).resolve().parents[2]
@@ -105,11 +105,6 @@ def test_a_process_waiting_too_long_for_its_turn_gets_an_operational_error(make_
                                                                            monkeypatch):
     """A process stuck holding the turn must not hang every other API process: the wait ends
     at POOL_TIMEOUT with psycopg's OperationalError, which the API answers with 503."""
-    import time
-
-    from adapters import pg_locks
-    from firmtext import bootstrap
-
     monkeypatch.setattr(bootstrap, "POOL_TIMEOUT", 1.0)
     url = make_database()
     container = bootstrap.Container(test_settings.with_overrides(database_url=url), pool_size=1)

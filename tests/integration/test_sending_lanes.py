@@ -282,20 +282,18 @@ async def test_a_lane_that_cannot_confirm_its_lease_sends_nothing_and_fails_noth
         with psycopg.connect(container.database_url, autocommit=True) as conn:
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                          "WHERE application_name = 'stalled-lane'")  # its connections die with the server
-        with pytest.raises(Exception) as raised:
+        with pytest.raises(Undecided):  # not an outcome: the lane tries again after its backoff
             await asyncio.wait_for(sending, 10)
-        assert not isinstance(raised.value, asyncio.TimeoutError)
         assert await accepted(http, settings, 1, timeout=0) == [], "sent without a confirmed lease"
         status = container.texting.repository.get(UUID(conversation)).messages[claim.message_id]["status"]
         assert status != "failed", "a database error was taken for the carrier refusing the text"
-        assert isinstance(raised.value, Undecided)  # the lane tries again after its backoff
         # Whoever holds the number next (here: another worker, once this lease lapsed)
         # finds the claim interrupted, finds nothing at the carrier and sends it, once.
         with psycopg.connect(container.database_url, autocommit=True) as conn:
             conn.execute("UPDATE sending_lanes SET lease_until = now() - interval '1 second'")
         survivor = Worker(container, settings, rate=20.0)
         try:
-            [sent] = await accepted(http, settings, 1)
+            await accepted(http, settings, 1)
             await asyncio.sleep(0.3)
             assert [m["body"] for m in await accepted(http, settings, 2, timeout=0)] == ["after the crash"]
         finally:
