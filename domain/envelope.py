@@ -45,8 +45,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# The encoder json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# builds on every call, built once: the same bytes (the hash chain depends on them).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL(obj).encode()
 
 
 def compute_hash(envelope: dict) -> str:

@@ -14,9 +14,13 @@ from uuid import UUID, uuid4, uuid5
 NAMESPACE = UUID("6f1d7c52-3f0a-4d63-9a51-2c8e4f0b9e11")
 
 
+# json.dumps(parts, ensure_ascii=True, separators=(",", ":")), its encoder built once.
+_KEY = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+
 def structural_key(*parts: str | int) -> str:
     """The one encoding of a tuple of parts as text (ASCII JSON: lone surrogates escaped)."""
-    return json.dumps(list(parts), ensure_ascii=True, separators=(",", ":"))
+    return _KEY(list(parts))
 
 
 def _id(*parts: str) -> UUID:

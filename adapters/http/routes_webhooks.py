@@ -107,3 +107,7 @@ async def voice(request: Request, c: Container = Depends(container)):
     """Calls to the texting number are disabled: reject them."""
     await signed_form(request, c)
     return twiml(REJECT_TWIML)
+
+
+# Served by adapters/http/direct_routes.py, past the router: every text crosses one of these.
+DIRECT = (inbound_message, status_callback)
