@@ -7,6 +7,7 @@ import json
 import psycopg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from hypothesis import given, strategies as st
 
@@ -44,7 +45,6 @@ def app_with(direct: bool) -> FastAPI:
     errors.install(app)
     app.include_router(router)
     if direct:
-        from fastapi.routing import iter_route_contexts
         routes = [r for r in iter_route_contexts(app.router.routes) if r.endpoint in (fine, refused, database_away)]
         app.add_middleware(DirectRoutes, routes=routes)
     return app
@@ -70,7 +70,6 @@ def test_a_direct_route_s_failures_get_the_app_s_handlers():
 
 def test_only_endpoints_that_take_just_the_request_can_be_direct():
     app = app_with(False)
-    from fastapi.routing import iter_route_contexts
     by_endpoint = {r.endpoint: r for r in iter_route_contexts(app.router.routes) if hasattr(r, "endpoint")}
     assert serves_directly(by_endpoint[fine])
     assert not serves_directly(by_endpoint[with_part])
@@ -82,9 +81,8 @@ def test_the_api_serves_both_carrier_webhooks_directly(monkeypatch):
     from adapters.http.app import create_app
 
     app = create_app(object())  # nothing connects until a request
-    app.build_middleware_stack()
-    layer = app.user_middleware
-    direct = next(m for m in layer if m.cls is DirectRoutes)
+    app.build_middleware_stack()  # builds DirectRoutes, which refuses a route it cannot serve
+    direct = next(m for m in app.user_middleware if m.cls is DirectRoutes)
     assert sorted(r.path for r in direct.kwargs["routes"]) == ["/webhooks/twilio/messages",
                                                                "/webhooks/twilio/status"]
     assert {r.endpoint for r in direct.kwargs["routes"]} == set(routes_webhooks.DIRECT)
