@@ -22,16 +22,28 @@ log = logging.getLogger("firmtext.worker")
 
 
 def run_faust() -> int:
-    from faust.worker import Worker
-
     from firmtext.bootstrap import Container
+    from firmtext.gc_tuning import settle
     from streams.worker import create_app
 
     settings = Settings.from_env()
     app = create_app(settings, Container(settings, pool_size=4))
-    level = {"warning": "warn", "critical": "crit"}.get(settings.log_level, settings.log_level)
-    Worker(app, loglevel=level, quiet=True).execute_from_commandline()
+    settle()  # built: what it holds now lives as long as the process
+    faust_worker(app, settings.log_level).execute_from_commandline()
     return 0
+
+
+def faust_worker(app, log_level: str):
+    """Faust's Worker for ``app``, logging at ``log_level``, without its terminal spinner.
+    The spinner, kept at levels from warning up, sets the root logger to DEBUG so that it
+    can spin on every record: every library's debug call (aiokafka's on each fetch,
+    httpcore's on each request) then built a record, only to move the spinner."""
+    from faust.worker import Worker
+
+    level = {"warning": "warn", "critical": "crit"}.get(log_level, log_level)
+    worker = Worker(app, loglevel=level, quiet=True)
+    worker.spinner = None
+    return worker
 
 
 def supervise() -> int:
