@@ -178,5 +178,8 @@ def api_app():
     """The HTTP API for this process's environment: uvicorn's factory
     (``uvicorn firmtext.bootstrap:api_app --factory``), one Container per worker process."""
     from adapters.http.app import create_app
+    from firmtext.gc_tuning import settle
 
-    return create_app(Container(Settings.from_env(), pool_size=16))
+    app = create_app(Container(Settings.from_env(), pool_size=16))
+    settle()  # built: what it holds now lives as long as the process
+    return app

@@ -8,6 +8,7 @@ import signal
 from firmtext import logs
 from firmtext.bootstrap import Container
 from firmtext.config import Settings
+from firmtext.gc_tuning import settle
 from streams.kafka import new_producer
 from streams.relay import Relay
 
@@ -21,6 +22,7 @@ async def _main(settings: Settings) -> None:
     try:
         relay = Relay(container.texting, container.database_url,
                       lambda: new_producer(container.kafka_bootstrap), settings.events_topic)
+        settle()  # built: what it holds now lives as long as the process
         await relay.run(stop)
     finally:
         container.close()
