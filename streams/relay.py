@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from typing import Callable
 
 import psycopg
@@ -30,6 +31,10 @@ from streams.relay_health import HEARTBEAT_SECONDS, describe, record_set_aside, 
 
 log = logging.getLogger("firmtext.relay")
 BATCH = 1000
+# Stream heads the active relay remembers between batches (it is their only writer while it
+# holds the relay lock): a conversation that texts again needs no read. Beyond this many,
+# the oldest are forgotten and read again when their stream next moves.
+HEADS_KEPT = 50_000
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
 
 
@@ -64,19 +69,47 @@ class Relay:
         self.topic, self.name = topic, name
         self.producer: AIOKafkaProducer | None = None
         self.published = self.set_aside = self.failures = 0
+        # What this relay committed last, while it holds the lock on one connection: its
+        # position and the heads of the streams it moved. Forgotten whenever it starts over
+        # (any failure), so after one it reads both from PostgreSQL again.
+        self._position: int | None = None
+        self._heads: OrderedDict[str, tuple] = OrderedDict()
 
     # -- synchronous database side (run in a thread) ------------------------------
     def _read_batch(self, conn: psycopg.Connection) -> tuple[list, dict]:
-        row = conn.execute("SELECT notification_id FROM relay_position WHERE name = %s", (self.name,)).fetchone()
-        position = row[0] if row else 0
+        """The next notifications after the committed position, and the heads of their
+        streams as committed (stream id -> (firm id, version, hash))."""
+        position = self._position
+        if position is None:
+            row = conn.execute("SELECT notification_id FROM relay_position WHERE name = %s", (self.name,)).fetchone()
+            position = self._position = row[0] if row else 0
         notifications = self.texting.recorder.select_notifications(start=position + 1, limit=BATCH)
-        ids = list({str(n.originator_id) for n in notifications})
-        heads = {}
-        if ids:
+        ids = {str(n.originator_id) for n in notifications}
+        heads = {i: self._heads[i] for i in ids if i in self._heads}
+        unknown = [i for i in ids if i not in heads]
+        if unknown:
             rows = conn.execute("SELECT stream_id::text, firm_id, version, hash FROM stream_heads "
-                                "WHERE stream_id = ANY(%s::uuid[])", (ids,)).fetchall()
-            heads = {r[0]: (r[1], r[2], r[3]) for r in rows}
+                                "WHERE stream_id = ANY(%s::uuid[])", (unknown,)).fetchall()
+            heads.update({r[0]: (r[1], r[2], r[3]) for r in rows})
         return list(notifications), heads
+
+    def _read_and_chain(self, conn: psycopg.Connection) -> tuple[list[dict], dict]:
+        """The next batch's envelopes, and the heads they advanced (one trip to a thread)."""
+        notifications, heads = self._read_batch(conn)
+        return (chain_envelopes(self.texting, notifications, heads) if notifications else []), heads
+
+    def _committed(self, envelopes: list[dict], heads: dict) -> None:
+        """Remember what the batch just committed."""
+        self._position = envelopes[-1]["notification_id"]
+        for sid in {env["stream_id"] for env in envelopes}:
+            self._heads[sid] = heads[sid]
+            self._heads.move_to_end(sid)
+        while len(self._heads) > HEADS_KEPT:
+            self._heads.popitem(last=False)
+
+    def _forget(self) -> None:
+        self._position = None
+        self._heads.clear()
 
     def _commit(self, conn: psycopg.Connection, envelopes: list[dict], refused: list[tuple[dict, int, str]]) -> None:
         last = {}
@@ -98,10 +131,9 @@ class Relay:
     # -- the loop ---------------------------------------------------------------------
     async def relay_once(self, conn: psycopg.Connection) -> int:
         """Publish the next batch; returns how many events went out (set-aside ones included)."""
-        notifications, heads = await asyncio.to_thread(self._read_batch, conn)
-        if not notifications:
+        envelopes, heads = await asyncio.to_thread(self._read_and_chain, conn)
+        if not envelopes:
             return 0
-        envelopes = await asyncio.to_thread(chain_envelopes, self.texting, notifications, heads)
         futures, refused = [], []
         for env in envelopes:
             raw = encode(env)
@@ -113,6 +145,7 @@ class Relay:
                 refused.append((env, len(raw), describe(exc)))
         await asyncio.gather(*futures)
         await asyncio.to_thread(self._commit, conn, envelopes, refused)
+        self._committed(envelopes, heads)
         self.published += len(envelopes) - len(refused)
         self.set_aside += len(refused)
         return len(envelopes)
@@ -132,6 +165,7 @@ class Relay:
         await self._close_producer()
 
     async def _serve(self, stop: asyncio.Event, idle_sleep: float) -> None:
+        self._forget()  # starting over: another relay may have moved on meanwhile
         conn = await asyncio.to_thread(psycopg.connect, self.database_url, autocommit=True, connect_timeout=5)
         listener = None
         try:

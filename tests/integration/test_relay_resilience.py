@@ -137,3 +137,84 @@ async def test_a_stored_event_wakes_the_relay_at_once_instead_of_at_its_next_pol
         stop.set()
         await asyncio.wait_for(task, 40)
         container.close()
+
+
+def _terminate_other_backends(url: str) -> int:
+    """Cut every other connection to the test's database (the relay's, its listener's)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return len(conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall())
+
+
+async def test_a_relay_that_remembers_its_heads_publishes_the_chain_the_store_gives(relay_settings):
+    """The active relay keeps its position and the heads of the streams it moved between
+    batches instead of reading them again. Whatever it publishes, batch after batch and
+    after its connections were cut mid-run, is byte for byte the envelope an auditor
+    rebuilds from the store (streams/audit_store.py), republished copies included."""
+    await asyncio.to_thread(migrate, relay_settings)
+    container = Container(relay_settings, pool_size=2)
+    stop = asyncio.Event()
+    relay = Relay(container.texting, container.database_url,
+                  lambda: new_producer(container.kafka_bootstrap), relay_settings.events_topic)
+    task = asyncio.create_task(relay.run(stop))
+    receive = container.texting.receive_inbound
+    try:
+        for round_ in range(6):  # the same conversations move in every batch: their heads are remembered
+            for phone in ("+15551230011", "+15551230012"):
+                await asyncio.to_thread(receive, "firm-a", phone, f"SM-{round_}-{phone[-2:]}", f"text {round_}")
+            await asyncio.to_thread(receive, "firm-b", f"+1555123010{round_}", f"SM-b-{round_}", "new one")
+            newest = container.texting.recorder.max_notification_id()
+            await _until(lambda: _position(container.database_url) >= newest, timeout=60)
+            if round_ == 3:  # the relay starts over and must read position and heads again
+                assert await asyncio.to_thread(_terminate_other_backends, container.database_url) >= 1
+        assert not task.done()
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+    try:
+        await _assert_log_is_the_store(container, relay_settings.events_topic, newest)
+    finally:
+        container.close()
+
+
+async def _assert_log_is_the_store(container, topic: str, newest: int) -> None:
+    """Every notification up to ``newest`` is in the log, and every copy of it is the
+    envelope an auditor rebuilds from the store."""
+    from domain.envelope import encode
+    from streams.audit_store import stored_envelopes
+    from streams.log_reader import TopicReader
+
+    expected = {env["notification_id"]: encode(env) for env in stored_envelopes(container.texting)}
+    published: dict[int, set[bytes]] = {}
+    async with TopicReader(container.kafka_bootstrap, topic) as reader:
+        async for record in reader.records():
+            published.setdefault(record.envelope()["notification_id"], set()).add(record.value)
+    assert sorted(published) == sorted(expected) == list(range(1, newest + 1))
+    assert {n: copies for n, copies in published.items() if copies != {expected[n]}} == {}
+
+
+async def test_a_relay_back_after_another_one_took_over_reads_the_heads_again(relay_settings):
+    """Relay A publishes, stops; relay B moves the same conversations on; A runs again. What A
+    remembered is stale by then (it forgets it when it starts over, and even kept, position
+    and heads would only be stale together: a republish): what it publishes must be the
+    chain the store gives."""
+    await asyncio.to_thread(migrate, relay_settings)
+    container = Container(relay_settings, pool_size=2)
+    first, second = (Relay(container.texting, container.database_url, lambda: new_producer(container.kafka_bootstrap),
+                           relay_settings.events_topic) for _ in range(2))
+    try:
+        for round_, relay in enumerate((first, second, first)):
+            for phone in ("+15551230021", "+15551230022"):
+                await asyncio.to_thread(container.texting.receive_inbound, "firm-a", phone,
+                                        f"SM-{round_}-{phone[-2:]}", f"text {round_}")
+            newest = container.texting.recorder.max_notification_id()
+            stop = asyncio.Event()
+            task = asyncio.create_task(relay.run(stop))
+            try:
+                await _until(lambda: _position(container.database_url) >= newest, timeout=60)
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, 20)
+        await _assert_log_is_the_store(container, relay_settings.events_topic, newest)
+    finally:
+        container.close()
