@@ -126,9 +126,10 @@ async def measure(settings, backlog: int = 300, tries: int = 20, timeout: float 
             "target_seconds": TARGET_SECONDS, "p99_to_target": round(p99 / TARGET_SECONDS, 3)}
 
 
-def on_stack(settings, measure_on, carrier_rate: float) -> dict:
+def on_stack(settings, measure_on, carrier_rate: float, with_stack: bool = False) -> dict:
     """Start a stack of its own for ``settings`` with the carrier paced at ``carrier_rate``
-    texts/s per number, run ``measure_on(settings)`` on it, stop it."""
+    texts/s per number, run ``measure_on(settings)`` on it (``measure_on(settings, stack)``
+    with ``with_stack``: to meter its processes), stop it."""
     from firmtext.infra.daemon import free_port
     from firmtext.infra.stack import Stack
 
@@ -136,7 +137,7 @@ def on_stack(settings, measure_on, carrier_rate: float) -> dict:
     stack = Stack(paced)
     try:
         stack.start(["migrate", "simulator", "api", "relay", "worker"])
-        return asyncio.run(measure_on(paced))
+        return asyncio.run(measure_on(paced, stack) if with_stack else measure_on(paced))
     finally:
         stack.stop()
 

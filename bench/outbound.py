@@ -36,17 +36,19 @@ SHOWN = ("sent", "delivered", "undelivered", "failed")
 POLL_SECONDS = 0.01
 
 
-async def _watch(database_url: str, pending: dict[str, float], seen: dict[str, float], stop: asyncio.Event) -> None:
+async def _watch(database_url: str, pending: dict[str, float], seen: dict[str, float], decided_at: dict[str, float],
+                 stop: asyncio.Event) -> None:
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await conn.execute("SET enable_seqscan = off")  # by primary key, as bench/ingest.py's poller
         while not stop.is_set() or pending:
             if pending:
                 rows = await (await conn.execute(
-                    "SELECT message_id FROM pj_messages.messages WHERE message_id = ANY(%s) AND status = ANY(%s)",
-                    (list(pending), list(SHOWN)))).fetchall()
+                    "SELECT message_id, extract(epoch FROM updated_at) FROM pj_messages.messages "
+                    "WHERE message_id = ANY(%s) AND status = ANY(%s)", (list(pending), list(SHOWN)))).fetchall()
                 now = time.perf_counter()
-                for (message_id,) in rows:
+                for message_id, decided in rows:
                     seen[message_id] = now - pending.pop(message_id)
+                    decided_at[message_id] = float(decided)
             await asyncio.sleep(POLL_SECONDS)
 
 
@@ -65,8 +67,10 @@ async def _carrier_round_trips(settings, count: int = 50) -> list[float]:
     return times
 
 
-async def measure(settings, rate: float = 20.0, seconds: float = 15.0, firms: int = 20) -> dict:
-    """Run the scenario on the stack of ``settings`` (API, relay, worker, simulator)."""
+async def measure(settings, stack=None, rate: float = 20.0, seconds: float = 15.0, firms: int = 20) -> dict:
+    """Run the scenario on the stack of ``settings`` (API, relay, worker, simulator); with
+    ``stack`` (its :class:`~firmtext.infra.stack.Stack`) also the CPU each process spent per
+    text while the measured texts went through."""
     async with httpx.AsyncClient(base_url=settings.public_url, timeout=30) as http:
         tag = uuid.uuid4().hex[:6]
         made = [await Firm(settings, http, f"out-{tag}-{i:02d}", i).setup() for i in range(firms)]
@@ -74,10 +78,11 @@ async def measure(settings, rate: float = 20.0, seconds: float = 15.0, firms: in
                          for i, firm in enumerate(made) for j in range(5)]
         pending: dict[str, float] = {}
         seen: dict[str, float] = {}
+        decided_at: dict[str, float] = {}  # message id -> when the API decided the status shown (wall clock)
         wall: dict[str, float] = {}  # message id -> wall-clock time its POST was made (stages)
         answers: list[float] = []
         stop = asyncio.Event()
-        watcher = asyncio.create_task(_watch(settings.database_url, pending, seen, stop))
+        watcher = asyncio.create_task(_watch(settings.database_url, pending, seen, decided_at, stop))
 
         async def send(n: int) -> None:
             firm, conversation = conversations[(n % firms) * 5 + (n // firms) % 5]
@@ -95,6 +100,13 @@ async def measure(settings, rate: float = 20.0, seconds: float = 15.0, firms: in
             await asyncio.sleep(0.05)
         seen.clear()
         answers.clear()
+        wall.clear()  # the stages are the measured texts' too
+        meter = None
+        if stack is not None:
+            from bench.run import cpu_meter
+
+            meter = cpu_meter(settings, stack)
+            meter.start()
         tasks, total, started = [], int(rate * seconds), time.perf_counter()
         for n in range(total):  # an open loop: sends go out on schedule, whatever the answers take
             await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
@@ -105,8 +117,11 @@ async def measure(settings, rate: float = 20.0, seconds: float = 15.0, firms: in
             await asyncio.wait_for(watcher, 60)
         except asyncio.TimeoutError:
             watcher.cancel()
+        metered = time.perf_counter() - started
+        cores = meter.cores() if meter is not None else {}
     carrier = await _carrier_round_trips(settings)
     stages = await _stages(settings.database_url, wall)
+    stages["status_decided"] = _p([decided_at[m] - wall[m] for m in seen if m in wall and m in decided_at])
     latencies = sorted(seen.values())
     p99 = percentile(latencies, 0.99) * 1000 if latencies else float("inf")
     return {"rate_per_second": rate, "seconds": seconds, "firms": firms, "sends": total,
@@ -116,7 +131,10 @@ async def measure(settings, rate: float = 20.0, seconds: float = 15.0, firms: in
             "post_answer_p99_ms": round(percentile(answers, 0.99) * 1000, 1),
             "carrier_round_trip_p99_ms": round(percentile(carrier, 0.99) * 1000, 1),
             "carrier_callback_wait_ms": CALLBACK_DELAY * 1000,
-            "stages_ms": {**stages, "sent_visible": _p(latencies)},
+            "stages_ms": {"post_answered": _p(answers), **stages, "sent_visible": _p(latencies)},
+            # CPU per measured text, by process, from the first measured POST until the last shown
+            # (the load generator is this process: the POSTs and the 10 ms polling).
+            "cpu_ms_per_text": {name: round(used * metered / total * 1000, 2) for name, used in cores.items()},
             "target_p99_ms": TARGET_P99_MS, "p99_to_target": round(p99 / TARGET_P99_MS, 3)}
 
 
@@ -145,7 +163,7 @@ async def _stages(database_url: str, wall: dict[str, float]) -> dict:
 
 def run_on_stack(settings) -> dict:
     """A stack of its own, with a carrier fast enough (10 texts/s per number) not to be the limit."""
-    return on_stack(settings, measure, 10.0)
+    return on_stack(settings, measure, 10.0, with_stack=True)
 
 
 def report(result: dict) -> str:
