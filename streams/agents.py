@@ -15,16 +15,19 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from domain.envelope import Event
+from streams.batching import take_batches
 from streams.continuity import Continuity, kafka_position, to_events
 
 log = logging.getLogger("firmtext.worker")
 
 PROJECT_BATCH = 4000  # events per projection transaction, at most (a backlog: bench/results/projector.json)
 SEND_BATCH = 500
-# How long a batch waits to fill once the agent asks for it (it was 50 ms). Short, as every
-# text crosses these agents on its way to the carrier and back to the inbox (bench/outbound.py).
-PROJECT_WITHIN = 0.01
-SEND_WITHIN = 0.005
+# How long a batch waits for more after its first event (streams/batching.py; it was a 10 ms
+# and a 5 ms tick, 50 ms before that). Short, as every text crosses these agents on its way
+# to the carrier and back to the inbox (bench/outbound.py); under load a batch is what came
+# while the last one was applied.
+PROJECT_WITHIN = 0.004
+SEND_WITHIN = 0.002
 # Tried and dropped: pausing after a large batch so the next one fills (fewer, larger
 # transactions under load). It cost the inbox's visibility p99 about 300 ms at 64 webhooks
 # in flight (probably as the two agents share one consumer, so one's pause holds the other) for no
@@ -90,7 +93,7 @@ def projection_start(p: int, projection_at: dict, sender_at: dict) -> int:
 def project_agent(work: AgentWork):
     """The ``project`` agent: batches of up to PROJECT_BATCH events to the projections."""
     async def project(stream):
-        async for batch in stream.take_events(PROJECT_BATCH, within=PROJECT_WITHIN):
+        async for batch in take_batches(stream, PROJECT_BATCH, PROJECT_WITHIN):
             await work.batch(batch)
     return project
 
@@ -98,6 +101,6 @@ def project_agent(work: AgentWork):
 def send_agent(work: AgentWork):
     """The ``send`` agent: records each requested text as due (fast); the lanes send them."""
     async def send(stream):
-        async for batch in stream.take_events(SEND_BATCH, within=SEND_WITHIN):
+        async for batch in take_batches(stream, SEND_BATCH, SEND_WITHIN):
             await work.batch(batch)
     return send
