@@ -7,7 +7,7 @@ projections/writer.py and streams/dispatch.py, reached through WorkerParts
 - Whenever Faust would seek to the committed offsets (after every rebalance, and when
   its flow was paused) it seeks to where PostgreSQL says each partition was last
   applied instead. Faust acks a batch even when its agent died halfway through it
-  (take_events acks in a ``finally``), so its committed offset can be past events that
+  (streams/batching.py acks in a ``finally``), so its committed offset can be past events that
   were never applied; seeking there would skip them for good.
 - Each agent checks that the offsets it is handed follow on from the last ones it
   handled (:class:`Continuity`). A gap (events Faust skipped) is never applied past:
