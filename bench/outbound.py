@@ -124,7 +124,8 @@ async def measure(settings, stack=None, rate: float = 20.0, seconds: float = 15.
     stages["status_decided"] = _p([decided_at[m] - wall[m] for m in seen if m in wall and m in decided_at])
     latencies = sorted(seen.values())
     p99 = percentile(latencies, 0.99) * 1000 if latencies else float("inf")
-    return {"rate_per_second": rate, "seconds": seconds, "firms": firms, "sends": total,
+    return {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "rate_per_second": rate, "seconds": seconds, "firms": firms, "sends": total,
             "shown_sent": len(latencies), "never_shown": len(pending),
             "sent_visible_p50_ms": round(percentile(latencies, 0.5) * 1000, 1) if latencies else None,
             "sent_visible_p99_ms": round(p99, 1), "sent_visible_max_ms": round(latencies[-1] * 1000, 1) if latencies else None,

@@ -74,7 +74,13 @@ def outbound_figures(outbound: dict | None) -> list[dict]:
                    round(outbound["post_answer_p99_ms"] + outbound["carrier_round_trip_p99_ms"]
                          + outbound.get("carrier_callback_wait_ms", 0), 1),
                    "the POST's own answer p99, a bare carrier round trip p99 and the carrier's wait "
-                   "before its sent callback", 300, at_least=False)]
+                   "before its sent callback", 300, at_least=False,
+                   note=f"measured {outbound['measured_at']}" if outbound.get("measured_at") else None),
+            # The stack's own processes: not the carrier simulator, not the load generator.
+            *([figure(f"CPU per outbound text, the stack's processes ({outbound['rate_per_second']:g} sends/s)",
+                      round(sum(v for k, v in cpu.items() if k not in ("load_generator", "simulator")), 2), "ms",
+                      note="per process: " + ", ".join(f"{k} {v}" for k, v in cpu.items()))]
+              if (cpu := outbound.get("cpu_ms_per_text")) else [])]
 
 
 def projector_figures(projector: dict | None) -> list[dict]:

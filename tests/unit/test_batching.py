@@ -9,6 +9,7 @@ import faust
 import pytest
 
 from streams.batching import take_batches
+from tests.unit.test_worker_agents import until
 
 
 def batching_agent(max_: int, within: float):
@@ -27,14 +28,6 @@ def batching_agent(max_: int, within: float):
             await hold.wait()  # a test may keep a batch "being applied"
 
     return taker, seen, hold
-
-
-async def until(condition, seconds: float = 5.0) -> None:
-    for _ in range(int(seconds / 0.005)):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("not reached in time")
 
 
 async def test_every_event_is_handed_over_once_in_order_in_batches_of_at_most_max():
