@@ -156,22 +156,22 @@ async def test_a_relay_that_remembers_its_heads_publishes_the_chain_the_store_gi
     stop = asyncio.Event()
     relay = Relay(container.texting, container.database_url,
                   lambda: new_producer(container.kafka_bootstrap), relay_settings.events_topic)
-    task = asyncio.create_task(relay.run(stop))
     receive = container.texting.receive_inbound
     try:
-        for round_ in range(6):  # the same conversations move in every batch: their heads are remembered
-            for phone in ("+15551230011", "+15551230012"):
-                await asyncio.to_thread(receive, "firm-a", phone, f"SM-{round_}-{phone[-2:]}", f"text {round_}")
-            await asyncio.to_thread(receive, "firm-b", f"+1555123010{round_}", f"SM-b-{round_}", "new one")
-            newest = container.texting.recorder.max_notification_id()
-            await _until(lambda: _position(container.database_url) >= newest, timeout=60)
-            if round_ == 3:  # the relay starts over and must read position and heads again
-                assert await asyncio.to_thread(_terminate_other_backends, container.database_url) >= 1
-        assert not task.done()
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 20)
-    try:
+        task = asyncio.create_task(relay.run(stop))
+        try:
+            for round_ in range(6):  # the same conversations move in every batch: their heads are remembered
+                for phone in ("+15551230011", "+15551230012"):
+                    await asyncio.to_thread(receive, "firm-a", phone, f"SM-{round_}-{phone[-2:]}", f"text {round_}")
+                await asyncio.to_thread(receive, "firm-b", f"+1555123010{round_}", f"SM-b-{round_}", "new one")
+                newest = container.texting.recorder.max_notification_id()
+                await _until(lambda: _position(container.database_url) >= newest, timeout=60)
+                if round_ == 3:  # the relay starts over and must read position and heads again
+                    assert await asyncio.to_thread(_terminate_other_backends, container.database_url) >= 1
+            assert not task.done()
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 20)
         await _assert_log_is_the_store(container, relay_settings.events_topic, newest)
     finally:
         container.close()
