@@ -13,16 +13,16 @@ import time
 from datetime import datetime
 from typing import Callable
 
+import orjson
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from projections.bulk_write import TableChanges, upsert_from_stage, values_of, write_changes
+from projections.bulk_write import TableChanges, values_of, write_changes
 from projections.fresh_rows import FreshRows
 from projections.store import Table
 
 LOAD_CHUNK = 2000  # keys per preloading query
-STAGE_FROM = 16  # rows of a table in one batch from which COPY + one upsert beats one upsert per row
 
 
 _STATEMENTS: dict[tuple, str] = {}
@@ -189,18 +189,14 @@ class PgStore:
         self.flush_seconds += time.perf_counter() - began
         return count
 
-    def copies(self) -> bool:
-        """Live mode: whether :meth:`flush` will COPY (a table with ``STAGE_FROM`` or more
-        changed rows), which psycopg's pipeline mode refuses."""
-        counts: dict[str, int] = {}
-        for name, _ in self.dirty:
-            counts[name] = counts.get(name, 0) + 1
-            if counts[name] >= STAGE_FROM:
-                return True
-        return False
-
     def flush(self) -> int:
-        """Write every changed row (upsert or delete); returns how many."""
+        """Write every changed row (upsert or delete); returns how many.
+
+        Live mode writes each table's changed rows with ONE statement, the rows as one
+        JSON parameter (:meth:`_json_upsert_sql`): the whole write phase of a batch stays
+        in one pipeline however many rows it has. Rows orjson cannot encode (never the
+        case for projection rows, which hold JSON values, text, integers and booleans)
+        go row by row, as they all did before."""
         if self.fresh:
             return self.write_changes(self.take_changes())
         upserts: dict[str, tuple[Table, list]] = {}
@@ -216,14 +212,34 @@ class PgStore:
                 cur.executemany(statement(("delete", self.schema, table.name, table.key), lambda: sql.SQL(
                     "DELETE FROM {} WHERE {}").format(self._qualified(table), self._where(table.key))), keys)
             for table, rows in upserts.values():
-                if len(rows) >= STAGE_FROM:  # many rows: COPY into a staging table, one upsert out
-                    upsert_from_stage(cur, self.schema, table, [values_of(table)(row) for row in rows])
-                else:
+                columns = table.columns
+                try:
+                    payload = orjson.dumps([{c: row[c] for c in columns} for row in rows]).decode()
+                except TypeError:  # orjson.JSONEncodeError included
                     cur.executemany(self._upsert_sql(table), [
-                        [Jsonb(row[c]) if c in table.json else row[c] for c in table.columns] for row in rows])
+                        [Jsonb(row[c]) if c in table.json else row[c] for c in columns] for row in rows])
+                else:
+                    cur.execute(self._json_upsert_sql(table), (payload,))
         count = len(self.dirty)
         self.dirty.clear()
         return count
+
+    def _json_upsert_sql(self, table: Table) -> str:
+        """``INSERT … SELECT … FROM jsonb_populate_recordset(NULL::table, %s) ON CONFLICT …``:
+        PostgreSQL reads each row's columns by their types in the table. A JSON ``null``
+        becomes SQL NULL there, so a JSON column's ``null`` is turned back into the JSON
+        value ``null``, which is what a row by row upsert (psycopg's ``Jsonb(None)``) and
+        the rebuild's COPY store."""
+        def build() -> sql.Composed:
+            picked = sql.SQL(", ").join(
+                sql.SQL("coalesce(r.{}, 'null'::jsonb)").format(sql.Identifier(c)) if c in table.json
+                else sql.SQL("r.{}").format(sql.Identifier(c)) for c in table.columns)
+            return sql.SQL("INSERT INTO {table} ({cols}) SELECT {picked} FROM jsonb_populate_recordset("
+                           "NULL::{table}, %s::jsonb) AS r ON CONFLICT ({keys}) {action}").format(
+                table=self._qualified(table), cols=sql.SQL(", ").join(sql.Identifier(c) for c in table.columns),
+                picked=picked, keys=sql.SQL(", ").join(sql.Identifier(c) for c in table.key),
+                action=_conflict_action(table))
+        return statement(("json_upsert", self.schema, table.name, table.key, table.columns), build)
 
     def _upsert_sql(self, table: Table) -> str:
         return statement(("upsert", self.schema, table.name, table.key, table.columns),
@@ -233,9 +249,13 @@ class PgStore:
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in table.columns)
         marks = sql.SQL(", ").join(sql.Placeholder() for _ in table.columns)
         keys = sql.SQL(", ").join(sql.Identifier(c) for c in table.key)
-        others = [c for c in table.columns if c not in table.key]
-        action = (sql.SQL("DO UPDATE SET ") + sql.SQL(", ").join(
-            sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in others)) if others \
-            else sql.SQL("DO NOTHING")
         return sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) {}").format(
-            self._qualified(table), cols, marks, keys, action)
+            self._qualified(table), cols, marks, keys, _conflict_action(table))
+
+
+def _conflict_action(table: Table) -> sql.Composable:
+    others = [c for c in table.columns if c not in table.key]
+    if not others:
+        return sql.SQL("DO NOTHING")
+    return sql.SQL("DO UPDATE SET ") + sql.SQL(", ").join(
+        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in others)

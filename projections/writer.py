@@ -140,57 +140,66 @@ class ProjectionWriter:
         return len(events)
 
     def _apply_live(self, events: list[Event], isolate: bool) -> None:
-        with self.conn.transaction():
-            with self.conn.pipeline():  # the locks and the tracking read: one round trip
-                self.conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (SWAP_LOCK,))
-                # One statement, partitions in one order everywhere (no deadlock).
-                self.conn.execute("SELECT pg_advisory_xact_lock(%s, p) FROM unnest(%s::int[]) AS p",
-                                  (PARTITION_LOCK, sorted({e.partition for e in events})))
-                before = tracked_all(self.conn, self.schemas)
-            live = False
-            unknown = counted(events, self.unknown, lambda e: any(  # not applied before by some projection
-                e.notification_id > positions.get(e.partition, (0, -1))[0] for positions in before.values()))
-            screen = Screen(events)
-            # Each projection reads and writes only its own schema, so their writes can wait
-            # for one write phase after all of them have applied the batch (isolate mode
-            # writes each event inside its savepoint instead).
-            stores, tracking = [], {}
-            for projection in self.projections:
-                schema = self.schemas[projection.name]
-                positions = before[projection.name]
-                touched = {}
-                for chunk in ([e] for e in events) if isolate else [events]:
-                    try:
-                        with self.conn.transaction() if isolate else nullcontext():  # a savepoint per event
-                            store = PgStore(self.conn, schema)
-                            if not isolate:  # every row the batch reads, in a few queries
-                                preload(projection, store, [e for e in chunk if e.notification_id > positions.get(
-                                    e.partition, (0, -1))[0]], keys=self.keys)
-                            touched.update(apply_new(projection, store, positions, chunk, screen=screen, keys=self.keys))
-                            if isolate:
-                                store.flush()
-                            else:
-                                stores.append(store)
-                    except (psycopg.OperationalError, psycopg.InterfaceError):
+        # The usual path runs its whole transaction in one pipeline: BEGIN travels with the
+        # locks and the tracking read, COMMIT with the writes, so a batch costs two round
+        # trips plus its preload's queries (an error still rolls it all back: psycopg
+        # raises it at the sync). Isolate mode keeps one savepoint per event, unpipelined.
+        with nullcontext() if isolate else self.conn.pipeline():
+            with self.conn.transaction():
+                self._live_batch(events, isolate)
+
+    def _live_batch(self, events: list[Event], isolate: bool) -> None:
+        # Isolate mode is not inside a pipeline: it opens one where the usual path's is.
+        with self.conn.pipeline() if isolate else nullcontext():  # locks, tracking: one trip
+            self.conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (SWAP_LOCK,))
+            # One statement, partitions in one order everywhere (no deadlock).
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s, p) FROM unnest(%s::int[]) AS p",
+                              (PARTITION_LOCK, sorted({e.partition for e in events})))
+            before = tracked_all(self.conn, self.schemas)
+        live = False
+        unknown = counted(events, self.unknown, lambda e: any(  # not applied before by some projection
+            e.notification_id > positions.get(e.partition, (0, -1))[0] for positions in before.values()))
+        screen = Screen(events)
+        # Each projection reads and writes only its own schema, so their writes can wait
+        # for one write phase after all of them have applied the batch (isolate mode
+        # writes each event inside its savepoint instead).
+        stores, tracking = [], {}
+        for projection in self.projections:
+            schema = self.schemas[projection.name]
+            positions = before[projection.name]
+            touched = {}
+            for chunk in ([e] for e in events) if isolate else [events]:
+                try:
+                    with self.conn.transaction() if isolate else nullcontext():  # a savepoint per event
+                        store = PgStore(self.conn, schema)
+                        if not isolate:  # every row the batch reads, in a few queries
+                            preload(projection, store, [e for e in chunk if e.notification_id > positions.get(
+                                e.partition, (0, -1))[0]], keys=self.keys)
+                        touched.update(apply_new(projection, store, positions, chunk, screen=screen, keys=self.keys))
+                        if isolate:
+                            store.flush()
+                        else:
+                            stores.append(store)
+                except (psycopg.OperationalError, psycopg.InterfaceError):
+                    raise
+                except Exception as exc:
+                    if not isolate:
                         raise
-                    except Exception as exc:
-                        if not isolate:
-                            raise
-                        touched.update(self._set_aside(projection, chunk[0], exc, positions))
-                tracking[schema] = touched
-                live = live or bool(touched and projection.name in LIVE_PROJECTIONS)
-            # The write phase: one round trip, unless a table takes COPY (refused in a pipeline).
-            with nullcontext() if any(store.copies() for store in stores) else self.conn.pipeline():
-                for store in stores:
-                    store.flush()
-                self._track_all(tracking)
-                if unknown:
-                    log.warning("skipping %s event(s) of a type or schema version no projection knows: %s",
-                                sum(r[2] for r in unknown), ", ".join(f"{r[0]} v{r[1]}" for r in unknown))
-                    with self.conn.cursor() as cur:
-                        cur.executemany(UNKNOWN_UPSERT, unknown)
-                if live:  # delivered at commit, so a woken stream reads the new rows
-                    self.conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, notify_payload(events)))
+                    touched.update(self._set_aside(projection, chunk[0], exc, positions))
+            tracking[schema] = touched
+            live = live or bool(touched and projection.name in LIVE_PROJECTIONS)
+        # The write phase: one round trip (each table's rows are one statement: PgStore.flush).
+        with self.conn.pipeline() if isolate else nullcontext():
+            for store in stores:
+                store.flush()
+            self._track_all(tracking)
+            if unknown:
+                log.warning("skipping %s event(s) of a type or schema version no projection knows: %s",
+                            sum(r[2] for r in unknown), ", ".join(f"{r[0]} v{r[1]}" for r in unknown))
+                with self.conn.cursor() as cur:
+                    cur.executemany(UNKNOWN_UPSERT, unknown)
+            if live:  # delivered at commit, so a woken stream reads the new rows
+                self.conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, notify_payload(events)))
 
     def _set_aside(self, projection: Projection, event: Event, exc: Exception, positions: dict) -> dict:
         """Record an event the projection cannot apply and move past it."""

@@ -33,12 +33,14 @@ def realistic_log(count: int) -> list[Event]:
 
 
 def contents(conn: psycopg.Connection, prefix: str) -> dict[str, list]:
+    """Every row of every table, as PostgreSQL prints the stored row: a SQL NULL and a JSON
+    ``null`` in a jsonb column differ here (psycopg reads both as None)."""
     found = {}
     for p in ALL.values():
         for table in [t.name for t in p.tables] + ["tracking"]:
-            rows = conn.execute(sql.SQL("SELECT * FROM {}.{}").format(
+            rows = conn.execute(sql.SQL("SELECT r::text FROM {}.{} AS r").format(
                 sql.Identifier(f"{prefix}_{p.name}"), sql.Identifier(table))).fetchall()
-            found[f"{p.name}.{table}"] = sorted(repr(r) for r in rows)
+            found[f"{p.name}.{table}"] = sorted(r[0] for r in rows)
     return found
 
 
