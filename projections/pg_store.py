@@ -133,7 +133,14 @@ class PgStore:
         few queries as it takes; with ``selected`` they answer ``select`` by those columns
         from then on, otherwise ``columns`` is the key and missing rows are known absent.
         Returns the queries run."""
-        values, queries = list(values), 0
+        return self.start_load_keys(table, columns, values, selected)()
+
+    def start_load_keys(self, table: Table, columns: tuple, values: set,
+                        selected: bool = False) -> Callable[[], int]:
+        """:meth:`load_keys` in two halves: the queries are sent now, and the function
+        returned reads their rows (and returns how many queries there were). In a pipeline,
+        the queries of many calls then share one round trip (projections/preload.py)."""
+        values, cursors = list(values), []
         for at in range(0, len(values), LOAD_CHUNK):
             chunk = values[at:at + LOAD_CHUNK]
             if len(columns) == 1:
@@ -144,15 +151,21 @@ class PgStore:
                 params = tuple(v for value in chunk for v in value)
                 query = statement(("in", self.schema, table.name, columns, len(chunk)),
                                   lambda: self._select_in(table, columns, len(chunk)))
-            with self.conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-                for row in cur.execute(query, params).fetchall():
-                    self._remember(table, row)
-            queries += 1
-        if selected:
-            self.selected.update((table.name, columns, v) for v in values)
-        else:
-            self.loaded.update((table.name, v) for v in values)
-        return queries
+            cur = self.conn.cursor(row_factory=psycopg.rows.dict_row)
+            cursors.append(cur)
+            cur.execute(query, params)
+
+        def finish() -> int:
+            for cur in cursors:
+                with cur:
+                    for row in cur.fetchall():
+                        self._remember(table, row)
+            if selected:
+                self.selected.update((table.name, columns, v) for v in values)
+            else:
+                self.loaded.update((table.name, v) for v in values)
+            return len(cursors)
+        return finish
 
     def _select_in(self, table: Table, columns: tuple, count: int) -> sql.Composed:
         row = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() for _ in columns))

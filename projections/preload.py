@@ -80,24 +80,44 @@ class Probe:
 def preload(projection: Projection, store, events: list[Event], keys=None) -> int:
     """Load into ``store`` (a live PgStore) the rows ``events`` will read; returns queries run.
     ``keys``: the search digester a keyed projection's handlers take (projections/search.py)."""
-    events = [e for e in events if type(e.type) is str and e.type in projection.handlers]
-    queries, written = 0, {}
+    return preload_all([(projection, store)], events, keys)
+
+
+def preload_all(work: list[tuple[Projection, object]], events: list[Event], keys=None) -> int:
+    """:func:`preload` for several (projection, store) pairs at once. Each round's queries of
+    every projection are sent before any is read, so on a connection in a pipeline (the
+    live writer's) a round costs one round trip, whatever the number of projections and
+    tables: a small batch's preload is then usually the one trip its tracking read takes."""
+    pending = []
+    for projection, store in work:
+        handled = [e for e in events if type(e.type) is str and e.type in projection.handlers]
+        if handled:
+            pending.append((projection, store, handled, {}))
+    queries = 0
     for _ in range(ROUNDS):
-        probe = Probe(store, written)
-        for probe.event, event in enumerate(events):
-            try:
-                projection.apply(probe, event, keys)
-            except Exception:  # a read the probe could not answer yet; the real apply will tell
-                pass
-        if not probe.lacked:
-            break
-        for table, keys in probe.keys.values():
-            queries += store.load_keys(table, table.key, keys)
-        for table, columns, values in probe.filters.values():
-            queries += store.load_keys(table, columns, values, selected=True)
+        probes = []
+        for projection, store, todo, written in pending:
+            probe = Probe(store, written)
+            for probe.event, event in enumerate(todo):
+                try:
+                    projection.apply(probe, event, keys)
+                except Exception:  # a read the probe could not answer yet; the real apply will tell
+                    pass
+            if probe.lacked:
+                probes.append((projection, store, todo, written, probe))
+        reads = []
+        for _, store, _, _, probe in probes:
+            for table, wanted in probe.keys.values():
+                reads.append(store.start_load_keys(table, table.key, wanted))
+            for table, columns, values in probe.filters.values():
+                reads.append(store.start_load_keys(table, columns, values, selected=True))
+        queries += sum(finish() for finish in reads)
         # Only an event that lacked a row which exists may read on differently: run those again.
-        events = [events[i] for i, lacked in probe.lacked.items()
-                  if any(probe.found(*miss) for miss in lacked)]
-        if not events:
+        pending = []
+        for projection, store, todo, written, probe in probes:
+            again = [todo[i] for i, lacked in probe.lacked.items() if any(probe.found(*miss) for miss in lacked)]
+            if again:
+                pending.append((projection, store, again, written))
+        if not pending:
             break
     return queries

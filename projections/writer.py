@@ -11,6 +11,7 @@ import json
 import logging
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import Callable
 
 import psycopg
 from psycopg import sql
@@ -19,7 +20,7 @@ from adapters import pg_locks
 from adapters.schema import NOTIFY_CHANNEL
 from projections.base import Projection, Screen, apply_new
 from projections.pg_store import PgStore, statement
-from projections.preload import preload
+from projections.preload import preload_all
 from projections.unknown import UPSERT as UNKNOWN_UPSERT, counted, unknown_to
 from domain.envelope import Event
 
@@ -83,13 +84,24 @@ def tracked(conn: psycopg.Connection, schema: str) -> dict[int, tuple[int, int]]
 
 def tracked_all(conn: psycopg.Connection, schemas: dict[str, str]) -> dict[str, dict[int, tuple[int, int]]]:
     """:func:`tracked` of every schema (projection name -> schema) in one query."""
+    return start_tracked_all(conn, schemas)()
+
+
+def start_tracked_all(conn: psycopg.Connection,
+                      schemas: dict[str, str]) -> Callable[[], dict[str, dict[int, tuple[int, int]]]]:
+    """:func:`tracked_all`, the query sent now and read by the function returned (in a
+    pipeline, with whatever else is sent before it is read)."""
     query = statement(("tracked_all", tuple(schemas.items())), lambda: sql.SQL(" UNION ALL ").join(
         sql.SQL("SELECT {}::text, partition, notification_id, kafka_offset FROM {}.tracking")
         .format(sql.Literal(name), sql.Identifier(schema)) for name, schema in schemas.items()))
-    found: dict[str, dict[int, tuple[int, int]]] = {name: {} for name in schemas}
-    for name, partition, notification_id, offset in conn.execute(query).fetchall():
-        found[name][partition] = (notification_id, offset)
-    return found
+    cur = conn.execute(query)
+
+    def read() -> dict[str, dict[int, tuple[int, int]]]:
+        found: dict[str, dict[int, tuple[int, int]]] = {name: {} for name in schemas}
+        for name, partition, notification_id, offset in cur.fetchall():
+            found[name][partition] = (notification_id, offset)
+        return found
+    return read
 
 
 def notify_payload(events: list[Event]) -> str:
@@ -140,13 +152,24 @@ class ProjectionWriter:
         return len(events)
 
     def _apply_live(self, events: list[Event], isolate: bool) -> None:
-        # The usual path runs its whole transaction in one pipeline: BEGIN travels with the
-        # locks and the tracking read, COMMIT with the writes, so a batch costs two round
-        # trips plus its preload's queries (an error still rolls it all back: psycopg
-        # raises it at the sync). Isolate mode keeps one savepoint per event, unpipelined.
-        with nullcontext() if isolate else self.conn.pipeline():
+        if isolate:  # a savepoint per event, unpipelined
             with self.conn.transaction():
                 self._live_batch(events, isolate)
+            return
+        # The usual path is one pipeline, its transaction spelled out: BEGIN goes with the
+        # locks, the tracking read and the preload's first queries, COMMIT with the writes,
+        # so a batch usually costs two round trips. (psycopg's transaction() in a pipeline
+        # syncs on entering and twice on leaving: five.) Whatever fails, in Python or in
+        # PostgreSQL (raised at the sync, COMMIT then skipped), leaves nothing behind.
+        try:
+            with self.conn.pipeline():
+                self.conn.execute("BEGIN")
+                self._live_batch(events, isolate)
+                self.conn.execute("COMMIT")
+        except BaseException:
+            if not self.conn.closed and self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                self.conn.execute("ROLLBACK")
+            raise
 
     def _live_batch(self, events: list[Event], isolate: bool) -> None:
         # Isolate mode is not inside a pipeline: it opens one where the usual path's is.
@@ -155,7 +178,14 @@ class ProjectionWriter:
             # One statement, partitions in one order everywhere (no deadlock).
             self.conn.execute("SELECT pg_advisory_xact_lock(%s, p) FROM unnest(%s::int[]) AS p",
                               (PARTITION_LOCK, sorted({e.partition for e in events})))
-            before = tracked_all(self.conn, self.schemas)
+            read_tracking = start_tracked_all(self.conn, self.schemas)
+            if not isolate:
+                # Every row the batch reads, for every projection, the first round's queries
+                # in the same round trip as the locks and the tracking read. Redeliveries are
+                # not known yet: their rows are read too, and apply_new passes them over.
+                preloaded = [PgStore(self.conn, self.schemas[p.name]) for p in self.projections]
+                preload_all(list(zip(self.projections, preloaded)), events, keys=self.keys)
+            before = read_tracking()
         live = False
         unknown = counted(events, self.unknown, lambda e: any(  # not applied before by some projection
             e.notification_id > positions.get(e.partition, (0, -1))[0] for positions in before.values()))
@@ -164,17 +194,14 @@ class ProjectionWriter:
         # for one write phase after all of them have applied the batch (isolate mode
         # writes each event inside its savepoint instead).
         stores, tracking = [], {}
-        for projection in self.projections:
+        for at, projection in enumerate(self.projections):
             schema = self.schemas[projection.name]
             positions = before[projection.name]
             touched = {}
             for chunk in ([e] for e in events) if isolate else [events]:
                 try:
                     with self.conn.transaction() if isolate else nullcontext():  # a savepoint per event
-                        store = PgStore(self.conn, schema)
-                        if not isolate:  # every row the batch reads, in a few queries
-                            preload(projection, store, [e for e in chunk if e.notification_id > positions.get(
-                                e.partition, (0, -1))[0]], keys=self.keys)
+                        store = PgStore(self.conn, schema) if isolate else preloaded[at]
                         touched.update(apply_new(projection, store, positions, chunk, screen=screen, keys=self.keys))
                         if isolate:
                             store.flush()
