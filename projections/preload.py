@@ -1,7 +1,7 @@
 """Read a live batch's rows in a few queries instead of one per row.
 
 Projection functions read rows as they go (``get`` by key, ``select`` by columns), so
-which rows a batch needs is only known by running them. :func:`preload` runs the batch
+which rows a batch needs is only known by running them. :func:`preload_all` runs the batch
 against a :class:`Probe` first: it answers from what the store already holds, notes every
 row and filter it does not, and writes nothing. Those are then read in one query per
 table (and per filter column), and the probe runs again for the reads that depended on
@@ -77,17 +77,13 @@ class Probe:
         return bool(self.store.memory.select(table, **dict(zip(columns, values))))
 
 
-def preload(projection: Projection, store, events: list[Event], keys=None) -> int:
-    """Load into ``store`` (a live PgStore) the rows ``events`` will read; returns queries run.
-    ``keys``: the search digester a keyed projection's handlers take (projections/search.py)."""
-    return preload_all([(projection, store)], events, keys)
-
-
 def preload_all(work: list[tuple[Projection, object]], events: list[Event], keys=None) -> int:
-    """:func:`preload` for several (projection, store) pairs at once. Each round's queries of
-    every projection are sent before any is read, so on a connection in a pipeline (the
-    live writer's) a round costs one round trip, whatever the number of projections and
-    tables: a small batch's preload is then usually the one trip its tracking read takes."""
+    """Load into each (projection, live PgStore) pair's store the rows ``events`` will read
+    there; returns the queries run. ``keys``: the search digester a keyed projection's
+    handlers take (projections/search.py). Each round's queries of every projection are
+    sent before any is read, so on a connection in a pipeline (the live writer's) a round
+    costs one round trip, whatever the number of projections and tables: a small batch's
+    preload is then usually the one trip its tracking read takes."""
     pending = []
     for projection, store in work:
         handled = [e for e in events if type(e.type) is str and e.type in projection.handlers]

@@ -24,6 +24,7 @@ from projections.preload import preload_all
 from projections.unknown import UPSERT as UNKNOWN_UPSERT, counted, unknown_to
 from domain.envelope import Event
 
+_INTRANS, _INERROR = psycopg.pq.TransactionStatus.INTRANS, psycopg.pq.TransactionStatus.INERROR
 log = logging.getLogger("firmtext.projections")
 # Projections whose commits open browser tabs want to hear of (the notification stream
 # and the web inbox's live updates). The payload names the firms touched, so a tab of
@@ -167,7 +168,8 @@ class ProjectionWriter:
                 self._live_batch(events, isolate)
                 self.conn.execute("COMMIT")
         except BaseException:
-            if not self.conn.closed and self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            status = self.conn.info.transaction_status
+            if not (self.conn.closed or self.conn.broken) and status in (_INTRANS, _INERROR):
                 self.conn.execute("ROLLBACK")
             raise
 
