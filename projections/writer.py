@@ -153,9 +153,13 @@ class ProjectionWriter:
         return len(events)
 
     def _apply_live(self, events: list[Event], isolate: bool) -> None:
-        if isolate:  # a savepoint per event, unpipelined
-            with self.conn.transaction():
-                self._live_batch(events, isolate)
+        if isolate or not self._owns_transactions():
+            # Isolate mode: a savepoint per event, unpipelined. Inside a caller's transaction
+            # (the rebuild's swap catches up in the one that holds SWAP_LOCK): a savepoint,
+            # never a COMMIT of the caller's work.
+            with nullcontext() if isolate else self.conn.pipeline():
+                with self.conn.transaction():
+                    self._live_batch(events, isolate)
             return
         # The usual path is one pipeline, its transaction spelled out: BEGIN goes with the
         # locks, the tracking read and the preload's first queries, COMMIT with the writes,
@@ -172,6 +176,11 @@ class ProjectionWriter:
             if not (self.conn.closed or self.conn.broken) and status in (_INTRANS, _INERROR):
                 self.conn.execute("ROLLBACK")
             raise
+
+    def _owns_transactions(self) -> bool:
+        """Whether the writer may BEGIN and COMMIT itself: an autocommit connection with no
+        transaction open (the worker's). Otherwise a batch is a savepoint of the caller's."""
+        return self.conn.autocommit and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
 
     def _live_batch(self, events: list[Event], isolate: bool) -> None:
         # Isolate mode is not inside a pipeline: it opens one where the usual path's is.

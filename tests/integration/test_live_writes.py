@@ -73,3 +73,16 @@ def test_a_python_failure_halfway_leaves_no_transaction_open(conn):
     assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     assert [r[0] for r in rows(conn)] == ["t1", "t3"]
     assert tracked(conn, "pj_live_write_probe") == {0: (3, 2)}
+
+
+def test_a_batch_inside_a_callers_transaction_is_a_savepoint_of_it(conn):
+    # The rebuild's swap catches the rebuilt schemas up inside the transaction that holds
+    # SWAP_LOCK (projections/rebuild/swap.py): a COMMIT of its own would let live batches in
+    # before the renames, and their events would be lost with the old tables.
+    with psycopg.connect(conn.info.dsn, password=conn.info.password) as theirs:  # not autocommit
+        theirs.execute("SELECT 1")  # their transaction is open
+        ProjectionWriter(theirs, [PROBE]).apply([_event(1, amount=1)])
+        assert theirs.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        assert rows(conn) == []  # nothing committed behind their back
+        theirs.rollback()
+    assert rows(conn) == [] and tracked(conn, "pj_live_write_probe") == {}
