@@ -62,12 +62,19 @@ def upsert_from_stage(cur: psycopg.Cursor, schema: str, table: Table, rows: list
     _copy(cur, stage, table, rows)
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in table.columns)
     keys = sql.SQL(", ").join(sql.Identifier(c) for c in table.key)
-    others = [c for c in table.columns if c not in table.key]
-    action = (sql.SQL("DO UPDATE SET ") + sql.SQL(", ").join(
-        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in others)) if others \
-        else sql.SQL("DO NOTHING")
+    action = conflict_action(table)
     cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) {}").format(
         _qualified(schema, table.name), cols, cols, stage, keys, action))
+
+
+def conflict_action(table: Table) -> sql.Composable:
+    """An upsert's ``ON CONFLICT (key)`` action: every other column from EXCLUDED, or
+    nothing to do when the key is every column."""
+    others = [c for c in table.columns if c not in table.key]
+    if not others:
+        return sql.SQL("DO NOTHING")
+    return sql.SQL("DO UPDATE SET ") + sql.SQL(", ").join(
+        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in others)
 
 
 def write_changes(conn: psycopg.Connection, schema: str, changes: list[TableChanges]) -> int:

@@ -18,11 +18,15 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from projections.bulk_write import TableChanges, values_of, write_changes
+from projections.bulk_write import TableChanges, conflict_action, values_of, write_changes
 from projections.fresh_rows import FreshRows
 from projections.store import Table
 
 LOAD_CHUNK = 2000  # keys per preloading query
+# Bytes of JSON per live upsert statement at most (one row may be more: an envelope is at
+# most 256 KB). A backlog batch of 4,000 large events in one parameter could pass
+# PostgreSQL's 256 MB limit on a jsonb value and fail every time, event by event after.
+PAYLOAD_BYTES = 8 * 1024 * 1024
 
 
 _STATEMENTS: dict[tuple, str] = {}
@@ -205,9 +209,9 @@ class PgStore:
     def flush(self) -> int:
         """Write every changed row (upsert or delete); returns how many.
 
-        Live mode writes each table's changed rows with ONE statement, the rows as one
-        JSON parameter (:meth:`_json_upsert_sql`): the whole write phase of a batch stays
-        in one pipeline however many rows it has. Rows orjson cannot encode (never the
+        Live mode writes each table's changed rows with one statement per PAYLOAD_BYTES
+        of them, the rows as one JSON parameter (:meth:`_json_upsert_sql`): the whole
+        write phase of a batch stays in one pipeline however many rows it has. Rows orjson cannot encode (never the
         case for projection rows, which hold JSON values, text, integers and booleans)
         go row by row, as they all did before."""
         if self.fresh:
@@ -227,12 +231,13 @@ class PgStore:
             for table, rows in upserts.values():
                 columns = table.columns
                 try:
-                    payload = orjson.dumps([{c: row[c] for c in columns} for row in rows]).decode()
+                    payloads = json_arrays([orjson.dumps({c: row[c] for c in columns}) for row in rows])
                 except TypeError:  # orjson.JSONEncodeError included
                     cur.executemany(self._upsert_sql(table), [
                         [Jsonb(row[c]) if c in table.json else row[c] for c in columns] for row in rows])
                 else:
-                    cur.execute(self._json_upsert_sql(table), (payload,))
+                    for payload in payloads:
+                        cur.execute(self._json_upsert_sql(table), (payload,))
         count = len(self.dirty)
         self.dirty.clear()
         return count
@@ -251,7 +256,7 @@ class PgStore:
                            "NULL::{table}, %s::jsonb) AS r ON CONFLICT ({keys}) {action}").format(
                 table=self._qualified(table), cols=sql.SQL(", ").join(sql.Identifier(c) for c in table.columns),
                 picked=picked, keys=sql.SQL(", ").join(sql.Identifier(c) for c in table.key),
-                action=_conflict_action(table))
+                action=conflict_action(table))
         return statement(("json_upsert", self.schema, table.name, table.key, table.columns), build)
 
     def _upsert_sql(self, table: Table) -> str:
@@ -263,12 +268,20 @@ class PgStore:
         marks = sql.SQL(", ").join(sql.Placeholder() for _ in table.columns)
         keys = sql.SQL(", ").join(sql.Identifier(c) for c in table.key)
         return sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) {}").format(
-            self._qualified(table), cols, marks, keys, _conflict_action(table))
+            self._qualified(table), cols, marks, keys, conflict_action(table))
 
 
-def _conflict_action(table: Table) -> sql.Composable:
-    others = [c for c in table.columns if c not in table.key]
-    if not others:
-        return sql.SQL("DO NOTHING")
-    return sql.SQL("DO UPDATE SET ") + sql.SQL(", ").join(
-        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in others)
+def json_arrays(encoded: list[bytes], limit: int | None = None) -> list[str]:
+    """JSON arrays of the ``encoded`` JSON values, in order, each at most ``limit`` bytes
+    (PAYLOAD_BYTES) unless a single value is larger on its own."""
+    limit = PAYLOAD_BYTES if limit is None else limit
+    arrays, chunk, size = [], [], 2
+    for value in encoded:
+        if chunk and size + len(value) + 1 > limit:
+            arrays.append(b"[" + b",".join(chunk) + b"]")
+            chunk, size = [], 2
+        chunk.append(value)
+        size += len(value) + 1
+    if chunk:
+        arrays.append(b"[" + b",".join(chunk) + b"]")
+    return [a.decode() for a in arrays]

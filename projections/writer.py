@@ -24,7 +24,7 @@ from projections.preload import preload_all
 from projections.unknown import UPSERT as UNKNOWN_UPSERT, counted, unknown_to
 from domain.envelope import Event
 
-_INTRANS, _INERROR = psycopg.pq.TransactionStatus.INTRANS, psycopg.pq.TransactionStatus.INERROR
+_TX = psycopg.pq.TransactionStatus
 log = logging.getLogger("firmtext.projections")
 # Projections whose commits open browser tabs want to hear of (the notification stream
 # and the web inbox's live updates). The payload names the firms touched, so a tab of
@@ -173,14 +173,14 @@ class ProjectionWriter:
                 self.conn.execute("COMMIT")
         except BaseException:
             status = self.conn.info.transaction_status
-            if not (self.conn.closed or self.conn.broken) and status in (_INTRANS, _INERROR):
+            if not (self.conn.closed or self.conn.broken) and status in (_TX.INTRANS, _TX.INERROR):
                 self.conn.execute("ROLLBACK")
             raise
 
     def _owns_transactions(self) -> bool:
         """Whether the writer may BEGIN and COMMIT itself: an autocommit connection with no
         transaction open (the worker's). Otherwise a batch is a savepoint of the caller's."""
-        return self.conn.autocommit and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        return self.conn.autocommit and self.conn.info.transaction_status == _TX.IDLE
 
     def _live_batch(self, events: list[Event], isolate: bool) -> None:
         # Isolate mode is not inside a pipeline: it opens one where the usual path's is.

@@ -86,3 +86,12 @@ def test_a_batch_inside_a_callers_transaction_is_a_savepoint_of_it(conn):
         assert rows(conn) == []  # nothing committed behind their back
         theirs.rollback()
     assert rows(conn) == [] and tracked(conn, "pj_live_write_probe") == {}
+
+
+def test_rows_past_the_payload_bound_go_in_several_statements_and_all_arrive(conn, monkeypatch):
+    import projections.pg_store as pg_store
+
+    monkeypatch.setattr(pg_store, "PAYLOAD_BYTES", 120)  # a few rows per statement
+    ProjectionWriter(conn, [PROBE]).apply([_event(n, amount=n, detail={"n": "x" * n}) for n in range(1, 21)])
+    assert [(r[0], r[1]) for r in rows(conn)] == sorted((f"t{n}", n) for n in range(1, 21))
+    assert conn.execute("SELECT count(*) FROM projection_failures").fetchone()[0] == 0
