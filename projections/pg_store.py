@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb
 
 from projections.bulk_write import TableChanges, conflict_action, values_of, write_changes
 from projections.fresh_rows import FreshRows
-from projections.store import Table
+from projections.store import Table, detached
 
 LOAD_CHUNK = 2000  # keys per preloading query
 # Bytes of JSON per live upsert statement at most (one row may be more: an envelope is at
@@ -60,6 +60,12 @@ class PgStore:
         self.changed: dict[str, tuple[Table, set]] = {}
         self.persisted: dict[str, set] = {}
         self.flush_seconds = 0.0
+        # Speculative mode (live, warm stores: projections/speculation.py): the batch runs
+        # against what memory holds, a row not held is taken as absent and noted, and every
+        # change can be undone: (table name, key) -> (table, row before, was it loaded).
+        self.undo: dict[tuple[str, tuple], tuple[Table, dict | None, bool]] | None = None
+        self.lacked_keys: dict[str, tuple[Table, set]] = {}
+        self.lacked_filters: dict[tuple[str, tuple], tuple[Table, tuple, set]] = {}
 
     def _qualified(self, table: Table) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table.name))
@@ -77,6 +83,8 @@ class PgStore:
         if self.fresh:
             return self.memory.get(table, key)
         key = tuple(key)
+        if self.undo is not None:
+            return self._speculative_get(table, key)
         if (table.name, key) not in self.loaded:
             query = statement(("get", self.schema, table.name, table.key), lambda: sql.SQL(
                 "SELECT * FROM {} WHERE {}").format(self._qualified(table), self._where(table.key)))
@@ -91,6 +99,8 @@ class PgStore:
         if self.fresh:
             self._changed(table).add(self.memory.put(table, row))
             return
+        if self.undo is not None:
+            self._keep_for_undo(table, table.key_of(row))
         key = (table.name, self.memory.put(table, row))
         self.loaded.add(key)
         self.dirty[key] = table
@@ -101,6 +111,8 @@ class PgStore:
             self._changed(table).add(tuple(key))
             return
         key = (table.name, tuple(key))
+        if self.undo is not None:
+            self._keep_for_undo(table, key[1])
         self.memory.delete(table, key[1])
         self.loaded.add(key)
         self.dirty[key] = table
@@ -129,8 +141,74 @@ class PgStore:
             columns = tuple(sorted(equals))
             values = tuple(equals[c] for c in columns)
             if (table.name, columns, values) not in self.selected:
-                self.load_keys(table, columns, {values}, selected=True)
+                if self.undo is None:
+                    self.load_keys(table, columns, {values}, selected=True)
+                else:  # answered from memory (this batch's rows included) if PostgreSQL has none
+                    self.lacked_filters.setdefault((table.name, columns), (table, columns, set()))[2].add(values)
+            if self.undo is not None:
+                return [detached(row) for row in self.memory.select(table, **equals)]
         return self.memory.select(table, **equals)
+
+    # Speculative mode ----------------------------------------------------------------
+
+    def speculate(self) -> None:
+        """Enter speculative mode (live mode, no changes pending)."""
+        assert not self.fresh and not self.dirty and self.undo is None
+        self.undo, self.lacked_keys, self.lacked_filters = {}, {}, {}
+
+    def _speculative_get(self, table: Table, key: tuple) -> dict | None:
+        if (table.name, key) in self.loaded:
+            row = self.memory.row(table.name, key)
+            return detached(row) if row is not None else None
+        self.lacked_keys.setdefault(table.name, (table, set()))[1].add(key)
+        return None
+
+    def _keep_for_undo(self, table: Table, key: tuple) -> None:
+        at = (table.name, key)
+        if at not in self.undo:
+            self.undo[at] = (table, self.memory.row(table.name, key), at in self.loaded)
+
+    def start_lacked_reads(self) -> Callable[[], list[tuple]]:
+        """Send the queries for every row the speculative batch lacked; the function
+        returned reads them: a list of (table, columns or None for the key, values, rows)."""
+        pending = [(table, None, values, self.start_read(table, table.key, values))
+                   for table, values in self.lacked_keys.values()]
+        pending += [(table, columns, values, self.start_read(table, columns, values))
+                    for table, columns, values in self.lacked_filters.values()]
+        return lambda: [(table, columns, values, read()) for table, columns, values, read in pending]
+
+    def held_before(self, table: Table, row: dict) -> bool:
+        """Whether the store held ``row`` (as read from PostgreSQL) before the speculative
+        batch began. Such a row was in every answer the batch got: the store holds it as
+        PostgreSQL does. A row it did not hold was missing from one."""
+        at = (table.name, table.key_of(row))
+        if at not in self.loaded:
+            return False
+        kept = self.undo.get(at)
+        return kept is None or kept[2]
+
+    def settle(self, found: list[tuple], keep: bool) -> None:
+        """Leave speculative mode. ``keep``: the batch stands (PostgreSQL had none of the
+        rows it lacked, so taking them as absent was right). Otherwise every change is
+        undone and the rows ``found`` are remembered, as a preload would have."""
+        undo, self.undo = self.undo, None
+        if not keep:
+            for (name, key), (table, before, was_loaded) in undo.items():
+                if before is None:
+                    self.memory.delete(table, key)
+                else:
+                    self.memory.put(table, before)
+                if not was_loaded:
+                    self.loaded.discard((name, key))
+            self.dirty.clear()
+        for table, columns, values, rows in found:
+            for row in rows:
+                self._remember(table, row)
+            if columns is None:
+                self.loaded.update((table.name, v) for v in values)
+            else:
+                self.selected.update((table.name, columns, v) for v in values)
+        self.lacked_keys, self.lacked_filters = {}, {}
 
     def load_keys(self, table: Table, columns: tuple, values: set, selected: bool = False) -> int:
         """Live mode: read the rows whose ``columns`` hold one of ``values`` (tuples) in as
@@ -144,6 +222,22 @@ class PgStore:
         """:meth:`load_keys` in two halves: the queries are sent now, and the function
         returned reads their rows (and returns how many queries there were). In a pipeline,
         the queries of many calls then share one round trip (projections/preload.py)."""
+        read = self.start_read(table, columns, values)
+
+        def finish() -> int:
+            rows = read()
+            for row in rows:
+                self._remember(table, row)
+            if selected:
+                self.selected.update((table.name, columns, v) for v in values)
+            else:
+                self.loaded.update((table.name, v) for v in values)
+            return read.queries
+        return finish
+
+    def start_read(self, table: Table, columns: tuple, values: set) -> Callable[[], list[dict]]:
+        """Send the queries for the rows whose ``columns`` hold one of ``values``; the
+        function returned reads their rows (its ``queries``: how many were sent)."""
         values, cursors = list(values), []
         for at in range(0, len(values), LOAD_CHUNK):
             chunk = values[at:at + LOAD_CHUNK]
@@ -159,17 +253,14 @@ class PgStore:
             cursors.append(cur)
             cur.execute(query, params)
 
-        def finish() -> int:
+        def read() -> list[dict]:
+            rows = []
             for cur in cursors:
                 with cur:
-                    for row in cur.fetchall():
-                        self._remember(table, row)
-            if selected:
-                self.selected.update((table.name, columns, v) for v in values)
-            else:
-                self.loaded.update((table.name, v) for v in values)
-            return len(cursors)
-        return finish
+                    rows.extend(cur.fetchall())
+            return rows
+        read.queries = len(cursors)
+        return read
 
     def _select_in(self, table: Table, columns: tuple, count: int) -> sql.Composed:
         row = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() for _ in columns))

@@ -11,24 +11,10 @@ finds every row in memory; anything a probe missed is still read on first touch.
 from __future__ import annotations
 
 from projections.base import Projection
-from projections.store import Table
+from projections.store import Table, detached as _detached
 from domain.envelope import Event
 
 ROUNDS = 4  # reads that depend on reads that depend on reads: more would be unusual
-
-
-def _clone(value):
-    if type(value) is list:
-        return [_clone(v) for v in value]
-    if type(value) is dict:
-        return {k: _clone(v) for k, v in value.items()}
-    return value
-
-
-def _detached(row: dict) -> dict:
-    """A copy whose lists and dicts a handler may change in place: the memory's rows
-    share them with the copies it hands out, and a probe must change nothing."""
-    return {k: _clone(v) if type(v) in (list, dict) else v for k, v in row.items()}
 
 
 class Probe:

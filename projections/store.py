@@ -25,6 +25,21 @@ class Table:
         return tuple([row[k] for k in self.key])
 
 
+def _clone(value):
+    if type(value) is list:
+        return [_clone(v) for v in value]
+    if type(value) is dict:
+        return {k: _clone(v) for k, v in value.items()}
+    return value
+
+
+def detached(row: dict) -> dict:
+    """A copy whose lists and dicts a handler may change in place: stores hand out
+    shallow copies, which share them with the stored row, and a caller that must leave
+    the stored rows untouched (a probe, a speculative apply) cannot allow that."""
+    return {k: _clone(v) if type(v) in (list, dict) else v for k, v in row.items()}
+
+
 class RowStore(Protocol):
     def get(self, table: Table, key: tuple) -> dict | None: ...
     def put(self, table: Table, row: dict) -> None: ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable
@@ -21,6 +22,7 @@ from adapters.schema import NOTIFY_CHANNEL
 from projections.base import Projection, Screen, apply_new
 from projections.pg_store import PgStore, statement
 from projections.preload import preload_all
+from projections.speculation import WARM_KEYS, Guess, WarmRows, settle_all, start_tracking_oids
 from projections.unknown import UPSERT as UNKNOWN_UPSERT, counted, unknown_to
 from domain.envelope import Event
 
@@ -126,6 +128,12 @@ class ProjectionWriter:
         # schemas already hold (a resumed rebuild) are read once, here.
         self._stores = {p.name: PgStore(conn, self.schemas[p.name], fresh=True) for p in projections} if fresh else {}
         self._tracking: dict[str, dict[int, tuple[int, int]]] = {}
+        # Live mode: the last committed batch's stores, tracking and tracking oids, so the
+        # next batch can run once against them (projections/speculation.py).
+        self._warm: WarmRows | None = None
+        # Per projection batch: "warm" (its speculative run stood), "undone" (runs undone
+        # and run again), "cold" (read as before: no kept rows, or they could not be trusted).
+        self.runs: Counter = Counter()
         self.set_aside: list[tuple] = []  # fresh mode: failure rows written so far, for the report
         for p in projections if fresh else ():
             self._stores[p.name].load(p.tables)
@@ -169,20 +177,28 @@ class ProjectionWriter:
         try:
             with self.conn.pipeline():
                 self.conn.execute("BEGIN")
-                self._live_batch(events, isolate)
+                kept = self._live_batch(events, isolate, warm=True)
                 self.conn.execute("COMMIT")
         except BaseException:
             status = self.conn.info.transaction_status
             if not (self.conn.closed or self.conn.broken) and status in (_TX.INTRANS, _TX.INERROR):
                 self.conn.execute("ROLLBACK")
             raise
+        if kept.size() <= WARM_KEYS:  # committed: these rows are what PostgreSQL holds
+            self._warm = kept
 
     def _owns_transactions(self) -> bool:
         """Whether the writer may BEGIN and COMMIT itself: an autocommit connection with no
         transaction open (the worker's). Otherwise a batch is a savepoint of the caller's."""
         return self.conn.autocommit and self.conn.info.transaction_status == _TX.IDLE
 
-    def _live_batch(self, events: list[Event], isolate: bool) -> None:
+    def _live_batch(self, events: list[Event], isolate: bool, warm: bool = False) -> WarmRows | None:
+        """Apply one batch inside the open transaction. ``warm``: the writer owns the
+        transaction, so it may run the batch on the last batch's rows, and returns what to
+        keep once the caller has committed."""
+        kept, self._warm = self._warm if warm else None, None  # unless it commits, nothing is kept
+        guesses: list[Guess] = []
+        screen = Screen(events)
         # Isolate mode is not inside a pipeline: it opens one where the usual path's is.
         with self.conn.pipeline() if isolate else nullcontext():  # locks, tracking: one trip
             self.conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (SWAP_LOCK,))
@@ -190,24 +206,52 @@ class ProjectionWriter:
             self.conn.execute("SELECT pg_advisory_xact_lock(%s, p) FROM unnest(%s::int[]) AS p",
                               (PARTITION_LOCK, sorted({e.partition for e in events})))
             read_tracking = start_tracked_all(self.conn, self.schemas)
-            if not isolate:
+            read_oids = start_tracking_oids(self.conn, self.schemas) if warm else None
+            if kept is not None:
+                # Run once on the kept rows; the rows it lacked are read in this same trip.
+                preloaded = kept.stores
+                guesses = [Guess(p, store, events, screen, self.keys) for p, store in zip(self.projections, preloaded)]
+                for guess in guesses:
+                    guess.run(kept.positions[guess.projection.name])
+            elif not isolate:
                 # Every row the batch reads, for every projection, the first round's queries
                 # in the same round trip as the locks and the tracking read. Redeliveries are
                 # not known yet: their rows are read too, and apply_new passes them over.
                 preloaded = [PgStore(self.conn, self.schemas[p.name]) for p in self.projections]
                 preload_all(list(zip(self.projections, preloaded)), events, keys=self.keys)
             before = read_tracking()
+            oids = read_oids() if read_oids else ()
+        if kept is not None and (oids != kept.oids or any(
+                before[p.name] != kept.positions[p.name] for p in self.projections)):
+            # Another writer moved some tracking, or a rebuild swapped a schema in: the kept
+            # rows may be stale. Run cold.
+            log.debug("projection tracking moved under the writer: reading the batch's rows afresh")
+            for guess in guesses:
+                guess.reads()  # their results, read and dropped with the stores
+            guesses, kept = [], None
+            preloaded = [PgStore(self.conn, self.schemas[p.name]) for p in self.projections]
+            preload_all(list(zip(self.projections, preloaded)), events, keys=self.keys)
+        cold = {g.projection.name for g in settle_all(guesses, before)} if guesses else None
+        if not isolate:
+            self.runs["warm"] += len(guesses) - len(cold or ())
+            self.runs["undone"] += sum(g.undone for g in guesses)
+            self.runs["cold"] += len(self.projections) - len(guesses) + len(cold or ())
         live = False
         unknown = counted(events, self.unknown, lambda e: any(  # not applied before by some projection
             e.notification_id > positions.get(e.partition, (0, -1))[0] for positions in before.values()))
-        screen = Screen(events)
         # Each projection reads and writes only its own schema, so their writes can wait
         # for one write phase after all of them have applied the batch (isolate mode
         # writes each event inside its savepoint instead).
-        stores, tracking = [], {}
+        stores, tracking, after = [], {}, {}
         for at, projection in enumerate(self.projections):
             schema = self.schemas[projection.name]
-            positions = before[projection.name]
+            if cold is not None and projection.name not in cold:  # its speculative run stood
+                guess = guesses[at]
+                stores.append(guess.store)
+                tracking[schema], after[projection.name] = guess.moved, guess.positions
+                live = live or bool(guess.moved and projection.name in LIVE_PROJECTIONS)
+                continue
+            positions = after[projection.name] = before[projection.name]
             touched = {}
             for chunk in ([e] for e in events) if isolate else [events]:
                 try:
@@ -238,6 +282,7 @@ class ProjectionWriter:
                     cur.executemany(UNKNOWN_UPSERT, unknown)
             if live:  # delivered at commit, so a woken stream reads the new rows
                 self.conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, notify_payload(events)))
+        return WarmRows(stores, after, oids) if warm else None
 
     def _set_aside(self, projection: Projection, event: Event, exc: Exception, positions: dict) -> dict:
         """Record an event the projection cannot apply and move past it."""
