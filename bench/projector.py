@@ -117,6 +117,9 @@ def project(url: str, items: list, limit: int | None = None) -> dict:
             # sum is the time a batch takes on an otherwise idle machine, give or take latency.
             "python_cpu_seconds": round(cpu, 2), "postgres_backend_cpu_seconds": round(server_cpu, 2),
             "events_per_cpu_second": round(len(items) / (cpu + server_cpu)),
+            # Per projection batch: run once on the rows kept from the last batch ("warm"),
+            # read afresh ("cold"), speculative runs undone ("undone"): projections/speculation.py.
+            "runs": dict(writer.runs),
             "microseconds_per_event": {"python": round(cpu / len(items) * 1e6), "postgres": round(
                 server_cpu / len(items) * 1e6)}}
 

@@ -21,6 +21,7 @@ class _Rows:
         self.by_key: dict[tuple, dict] = {}
         self.indexes: dict[tuple, dict[tuple, set]] = {}
         self.columns = table.columns
+        self.column_set = frozenset(table.columns)
         single = itemgetter(*table.key)
         self.key_of = (lambda row: (single(row),)) if len(table.key) == 1 else single
 
@@ -52,7 +53,8 @@ class FreshRows:
         """Store a copy of ``row``'s columns; returns its key."""
         rows = self._of(table)
         try:
-            new = {c: row[c] for c in rows.columns}
+            # A row of exactly the table's columns (the usual case) is copied in C.
+            new = dict(row) if row.keys() == rows.column_set else {c: row[c] for c in rows.columns}
         except KeyError:
             raise KeyError(f"{table.name}: row lacks {[c for c in rows.columns if c not in row]}") from None
         key = rows.key_of(new)

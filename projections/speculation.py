@@ -34,7 +34,7 @@ from projections.pg_store import PgStore
 from domain.envelope import Event
 
 ROUNDS = 3  # speculative runs of a batch before it reads rows on touch
-WARM_KEYS = 200_000  # rows (and rows known absent) kept across batches at most, over all projections
+WARM_KEYS = 150_000  # rows (and rows known absent) kept across batches at most, over all projections: ~0.9 KB each
 
 
 @dataclass

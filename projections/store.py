@@ -27,17 +27,20 @@ class Table:
 
 def _clone(value):
     if type(value) is list:
-        return [_clone(v) for v in value]
+        return [_clone(v) if type(v) in _CONTAINERS else v for v in value]
     if type(value) is dict:
-        return {k: _clone(v) for k, v in value.items()}
+        return {k: _clone(v) if type(v) in _CONTAINERS else v for k, v in value.items()}
     return value
+
+
+_CONTAINERS = (list, dict)
 
 
 def detached(row: dict) -> dict:
     """A copy whose lists and dicts a handler may change in place: stores hand out
     shallow copies, which share them with the stored row, and a caller that must leave
     the stored rows untouched (a probe, a speculative apply) cannot allow that."""
-    return {k: _clone(v) if type(v) in (list, dict) else v for k, v in row.items()}
+    return {k: _clone(v) if type(v) in _CONTAINERS else v for k, v in row.items()}
 
 
 class RowStore(Protocol):

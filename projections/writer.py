@@ -132,8 +132,12 @@ class ProjectionWriter:
         # next batch can run once against them (projections/speculation.py).
         self._warm: WarmRows | None = None
         # Per projection batch: "warm" (its speculative run stood), "undone" (runs undone
-        # and run again), "cold" (read as before: no kept rows, or they could not be trusted).
+        # and run again), "cold" (read as before: no kept rows, or they could not be trusted);
+        # per batch, "dropped": a speculative run thrown away (the tracking had moved).
         self.runs: Counter = Counter()
+        # False after a batch found the tracking moved under it (several workers share the
+        # partitions): the next batch does not speculate, and only checks again.
+        self._trusted = True
         self.set_aside: list[tuple] = []  # fresh mode: failure rows written so far, for the report
         for p in projections if fresh else ():
             self._stores[p.name].load(p.tables)
@@ -207,7 +211,7 @@ class ProjectionWriter:
                               (PARTITION_LOCK, sorted({e.partition for e in events})))
             read_tracking = start_tracked_all(self.conn, self.schemas)
             read_oids = start_tracking_oids(self.conn, self.schemas) if warm else None
-            if kept is not None:
+            if kept is not None and self._trusted:
                 # Run once on the kept rows; the rows it lacked are read in this same trip.
                 preloaded = kept.stores
                 guesses = [Guess(p, store, events, screen, self.keys) for p, store in zip(self.projections, preloaded)]
@@ -221,14 +225,17 @@ class ProjectionWriter:
                 preload_all(list(zip(self.projections, preloaded)), events, keys=self.keys)
             before = read_tracking()
             oids = read_oids() if read_oids else ()
-        if kept is not None and (oids != kept.oids or any(
-                before[p.name] != kept.positions[p.name] for p in self.projections)):
+        if kept is not None:
+            self._trusted = oids == kept.oids and all(
+                before[p.name] == kept.positions[p.name] for p in self.projections)
+        if guesses and not self._trusted:
             # Another writer moved some tracking, or a rebuild swapped a schema in: the kept
             # rows may be stale. Run cold.
             log.debug("projection tracking moved under the writer: reading the batch's rows afresh")
             for guess in guesses:
                 guess.reads()  # their results, read and dropped with the stores
-            guesses, kept = [], None
+            guesses = []
+            self.runs["dropped"] += 1
             preloaded = [PgStore(self.conn, self.schemas[p.name]) for p in self.projections]
             preload_all(list(zip(self.projections, preloaded)), events, keys=self.keys)
         cold = {g.projection.name for g in settle_all(guesses, before)} if guesses else None

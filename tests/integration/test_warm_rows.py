@@ -67,7 +67,14 @@ def test_rows_another_writer_changed_are_read_again(conn):
     theirs.apply([_added(2, 10)])
     ours.apply([_added(3, 100)])
     assert totals(conn) == {"a": (111, [1, 2, 3])}  # the kept row said 1: 101 without the tracking check
-    assert ours.runs["cold"] == 2
+    # While the other writer keeps moving the tracking, batches run cold without first
+    # running on the kept rows for nothing. Once a batch finds it unmoved, the next one
+    # runs on them again.
+    theirs.apply([_added(4, 1000)])
+    for n in (5, 6, 7):
+        ours.apply([_added(n, 10 ** (n - 1))])
+    assert totals(conn)["a"][0] == 1111111
+    assert ours.runs == {"cold": 4, "dropped": 1, "warm": 1, "undone": 0}
 
 
 def test_a_schema_swapped_in_with_the_same_positions_is_read_again(conn):
