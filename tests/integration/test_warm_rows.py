@@ -60,6 +60,17 @@ def test_a_batch_runs_once_on_the_kept_rows(conn):
     assert totals(conn) == {"a": (3, [1, 2]), "b": (3, [3])}
 
 
+def test_past_the_bound_nothing_is_kept(conn, monkeypatch):
+    monkeypatch.setattr("projections.writer.WARM_KEYS", 1)  # a batch of two rows is past it
+    writer = ProjectionWriter(conn, [SUMS])
+    writer.apply([_added(1, 1)])
+    writer.apply([_added(2, 2), _added(3, 3, "b")])  # kept: one row, within the bound
+    writer.apply([_added(4, 4)])  # not kept: two rows
+    writer.apply([_added(5, 5)])
+    assert writer.runs == {"cold": 2, "warm": 2, "undone": 0}
+    assert totals(conn) == {"a": (12, [1, 2, 4, 5]), "b": (3, [3])}
+
+
 def test_rows_another_writer_changed_are_read_again(conn):
     # A rebalance: another worker applies a batch of the partition between two of ours.
     ours, theirs = ProjectionWriter(conn, [SUMS]), ProjectionWriter(conn, [SUMS])
