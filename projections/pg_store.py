@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb
 
 from projections.bulk_write import TableChanges, conflict_action, values_of, write_changes
 from projections.fresh_rows import FreshRows
-from projections.store import Table, detached
+from projections.store import Table, detached_row
 
 LOAD_CHUNK = 2000  # keys per preloading query
 # Bytes of JSON per live upsert statement at most (one row may be more: an envelope is at
@@ -63,6 +63,9 @@ class PgStore:
         # Speculative mode (live, warm stores: projections/speculation.py): the batch runs
         # against what memory holds, a row not held is taken as absent and noted, and every
         # change can be undone: (table name, key) -> (table, row before, was it loaded).
+        # Rows go out with their JSON columns cloned (``detached_row``): a projection declares
+        # every column that holds lists or dicts JSON (``Table.json``), and the realistic
+        # test of tests/integration/test_warm_rows.py checks that no kept row has one elsewhere.
         self.undo: dict[tuple[str, tuple], tuple[Table, dict | None, bool]] | None = None
         self.lacked_keys: dict[str, tuple[Table, set]] = {}
         self.lacked_filters: dict[tuple[str, tuple], tuple[Table, tuple, set]] = {}
@@ -146,7 +149,7 @@ class PgStore:
                 else:  # answered from memory (this batch's rows included) if PostgreSQL has none
                     self.lacked_filters.setdefault((table.name, columns), (table, columns, set()))[2].add(values)
             if self.undo is not None:
-                return [detached(row) for row in self.memory.select(table, **equals)]
+                return [detached_row(table, row) for row in self.memory.select(table, **equals)]
         return self.memory.select(table, **equals)
 
     # Speculative mode ----------------------------------------------------------------
@@ -159,7 +162,7 @@ class PgStore:
     def _speculative_get(self, table: Table, key: tuple) -> dict | None:
         if (table.name, key) in self.loaded:
             row = self.memory.row(table.name, key)
-            return detached(row) if row is not None else None
+            return detached_row(table, row) if row is not None else None
         self.lacked_keys.setdefault(table.name, (table, set()))[1].add(key)
         return None
 
