@@ -22,8 +22,20 @@ class _Rows:
         self.indexes: dict[tuple, dict[tuple, set]] = {}
         self.columns = table.columns
         self.column_set = frozenset(table.columns)
+        self.getters: dict[tuple, object] = {}  # index columns -> row -> their values, a tuple
         single = itemgetter(*table.key)
         self.key_of = (lambda row: (single(row),)) if len(table.key) == 1 else single
+
+
+def _values_getter(columns: tuple, column_set: frozenset):
+    """row -> the values of ``columns`` as a tuple. Stored rows hold every column of their
+    table, so those are picked in C; a name that is no column reads as None."""
+    if not set(columns) <= column_set:
+        return lambda row: tuple([row.get(c) for c in columns])
+    if len(columns) == 1:
+        column = columns[0]
+        return lambda row: (row[column],)
+    return itemgetter(*columns)
 
 
 class FreshRows:
@@ -61,9 +73,10 @@ class FreshRows:
         old = rows.by_key.get(key)
         rows.by_key[key] = new
         for columns, index in rows.indexes.items():
-            values = tuple([new.get(c) for c in columns])
+            values_of = rows.getters[columns]
+            values = values_of(new)
             if old is not None:
-                before = tuple([old.get(c) for c in columns])
+                before = values_of(old)
                 if before == values:
                     continue
                 index[before].discard(key)
@@ -76,7 +89,7 @@ class FreshRows:
         old = rows.by_key.pop(key, None)
         if old is not None:
             for columns, index in rows.indexes.items():
-                index[tuple([old.get(c) for c in columns])].discard(key)
+                index[rows.getters[columns](old)].discard(key)
 
     def select(self, table: Table, **equals) -> list[dict]:
         rows = self._of(table)
@@ -84,7 +97,8 @@ class FreshRows:
         index = rows.indexes.get(columns)
         if index is None:
             index = rows.indexes[columns] = {}
+            values_of = rows.getters[columns] = _values_getter(columns, rows.column_set)
             for key, row in rows.by_key.items():
-                index.setdefault(tuple([row.get(c) for c in columns]), set()).add(key)
+                index.setdefault(values_of(row), set()).add(key)
         keys = index.get(tuple([equals[c] for c in columns]), ())
         return [dict(rows.by_key[k]) for k in sorted(keys)]  # sorted: the same order every run
