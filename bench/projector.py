@@ -98,7 +98,7 @@ def project(url: str, items: list, limit: int | None = None) -> dict:
     """The agent's per-batch work, batch after batch: to_events, then ProjectionWriter.apply."""
     items = items[:limit] if limit else items
     with psycopg.connect(url, autocommit=True) as conn:
-        writer = ProjectionWriter(conn, list(ALL.values()))
+        writer = ProjectionWriter(conn, list(ALL.values()), keep_rows=True)
         decode = apply = 0.0
         backend, cpu = conn.info.backend_pid, time.process_time()
         server_cpu, began = backend_cpu(backend), time.perf_counter()

@@ -117,7 +117,8 @@ class ProjectionWriter:
     """Owns one connection; ``apply`` one batch at a time."""
 
     def __init__(self, conn: psycopg.Connection, projections: list[Projection],
-                 schemas: dict[str, str] | None = None, fresh: bool = False, keys=None) -> None:
+                 schemas: dict[str, str] | None = None, fresh: bool = False, keys=None,
+                 keep_rows: bool = False) -> None:
         # Without ``keys`` (the search digester) keyed projections are left out altogether:
         # neither applied nor counted by resume_offsets (the worker hands its keys to both).
         self.conn, self.fresh, self.keys = conn, fresh, keys
@@ -131,6 +132,10 @@ class ProjectionWriter:
         # Live mode: the last committed batch's stores, tracking and tracking oids, so the
         # next batch can run once against them (projections/speculation.py).
         self._warm: WarmRows | None = None
+        # Off by default: in session 13's clean-clone run the fault drills with two workers
+        # lost a status update of one text in three drills with it on, cause not yet found
+        # (docs/architecture.md, session 13). bench/projector.py and its tests turn it on.
+        self.keep_rows = keep_rows
         # Per projection batch: "warm" (its speculative run stood), "undone" (runs undone
         # and run again), "cold" (read as before: no kept rows, or they could not be trusted);
         # per batch, "dropped": a speculative run thrown away (the tracking had moved).
@@ -181,14 +186,14 @@ class ProjectionWriter:
         try:
             with self.conn.pipeline():
                 self.conn.execute("BEGIN")
-                kept = self._live_batch(events, isolate, warm=True)
+                kept = self._live_batch(events, isolate, warm=self.keep_rows)
                 self.conn.execute("COMMIT")
         except BaseException:
             status = self.conn.info.transaction_status
             if not (self.conn.closed or self.conn.broken) and status in (_TX.INTRANS, _TX.INERROR):
                 self.conn.execute("ROLLBACK")
             raise
-        if kept.size() <= WARM_KEYS:  # committed: these rows are what PostgreSQL holds
+        if kept is not None and kept.size() <= WARM_KEYS:  # committed: these rows are what PostgreSQL holds
             self._warm = kept
 
     def _owns_transactions(self) -> bool:

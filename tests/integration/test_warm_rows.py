@@ -53,7 +53,7 @@ def totals(conn) -> dict[str, tuple[int, list]]:
 
 
 def test_a_batch_runs_once_on_the_kept_rows(conn):
-    writer = ProjectionWriter(conn, [SUMS])
+    writer = ProjectionWriter(conn, [SUMS], keep_rows=True)
     writer.apply([_added(1, 1)])
     writer.apply([_added(2, 2), _added(3, 3, "b")])  # "b" is new: lacked, absent in PostgreSQL, so the run stands
     assert writer.runs == {"cold": 1, "warm": 1, "undone": 0}
@@ -62,7 +62,7 @@ def test_a_batch_runs_once_on_the_kept_rows(conn):
 
 def test_past_the_bound_nothing_is_kept(conn, monkeypatch):
     monkeypatch.setattr("projections.writer.WARM_KEYS", 1)  # a batch of two rows is past it
-    writer = ProjectionWriter(conn, [SUMS])
+    writer = ProjectionWriter(conn, [SUMS], keep_rows=True)
     writer.apply([_added(1, 1)])
     writer.apply([_added(2, 2), _added(3, 3, "b")])  # kept: one row, within the bound
     writer.apply([_added(4, 4)])  # not kept: two rows
@@ -73,7 +73,7 @@ def test_past_the_bound_nothing_is_kept(conn, monkeypatch):
 
 def test_rows_another_writer_changed_are_read_again(conn):
     # A rebalance: another worker applies a batch of the partition between two of ours.
-    ours, theirs = ProjectionWriter(conn, [SUMS]), ProjectionWriter(conn, [SUMS])
+    ours, theirs = ProjectionWriter(conn, [SUMS], keep_rows=True), ProjectionWriter(conn, [SUMS], keep_rows=True)
     ours.apply([_added(1, 1)])
     theirs.apply([_added(2, 10)])
     ours.apply([_added(3, 100)])
@@ -89,7 +89,7 @@ def test_rows_another_writer_changed_are_read_again(conn):
 
 
 def test_a_schema_swapped_in_with_the_same_positions_is_read_again(conn):
-    writer = ProjectionWriter(conn, [SUMS])
+    writer = ProjectionWriter(conn, [SUMS], keep_rows=True)
     writer.apply([_added(1, 1)])
     # A rebuild swaps in a schema at the very same position whose rows differ (the
     # projection's code changed, say): only the tracking table's oid tells them apart.
@@ -105,7 +105,7 @@ def test_a_schema_swapped_in_with_the_same_positions_is_read_again(conn):
 
 
 def test_a_failed_batch_keeps_nothing_of_what_it_ran(conn):
-    writer = ProjectionWriter(conn, [SUMS])
+    writer = ProjectionWriter(conn, [SUMS], keep_rows=True)
     writer.apply([_added(1, 1)])
     # 2**40 does not fit the int column: PostgreSQL refuses the batch at the sync, after its
     # speculative run changed the kept row; the batch then goes event by event.
@@ -117,7 +117,7 @@ def test_a_failed_batch_keeps_nothing_of_what_it_ran(conn):
 
 
 def test_a_batch_that_raised_keeps_nothing_even_with_the_tracking_unmoved(conn):
-    writer = ProjectionWriter(conn, [SUMS])
+    writer = ProjectionWriter(conn, [SUMS], keep_rows=True)
     writer.apply([_added(1, 1)])
     with pytest.raises(psycopg.OperationalError):  # the batch is retried later, on the same writer
         writer.apply([_added(2, 2), _added(3, 0, database_gone=True)])
@@ -128,8 +128,8 @@ def test_a_batch_that_raised_keeps_nothing_even_with_the_tracking_unmoved(conn):
 def test_an_undone_run_leaves_the_kept_rows_as_they_were(conn):
     # Row "b" is in PostgreSQL but not among the kept rows (a writer before this one made
     # it): the run that took it as absent is undone, "a" included, and run again.
-    ProjectionWriter(conn, [SUMS]).apply([_added(1, 7, "b")])
-    writer = ProjectionWriter(conn, [SUMS])
+    ProjectionWriter(conn, [SUMS], keep_rows=True).apply([_added(1, 7, "b")])
+    writer = ProjectionWriter(conn, [SUMS], keep_rows=True)
     writer.apply([_added(2, 1)])
     writer.apply([_added(3, 2), _added(4, 3, "b"), _added(5, 4)])
     assert writer.runs == {"cold": 1, "warm": 1, "undone": 1}
@@ -141,10 +141,10 @@ def live_pass(conn, prefix: str, batches: list[list[Event]], restart_at: int | N
     schemas = {p.name: f"{prefix}_{p.name}" for p in projections}
     for p in projections:
         ensure_schema(conn, p, schemas[p.name])
-    writers = [ProjectionWriter(conn, projections, schemas=schemas)]
+    writers = [ProjectionWriter(conn, projections, schemas=schemas, keep_rows=True)]
     for i, batch in enumerate(batches):
         if i == restart_at:  # a new process: nothing kept, the tables already full
-            writers.append(ProjectionWriter(conn, projections, schemas=schemas))
+            writers.append(ProjectionWriter(conn, projections, schemas=schemas, keep_rows=True))
         writers[-1].apply(batch)
     return writers
 
