@@ -22,6 +22,7 @@ import pstats
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -66,23 +67,15 @@ async def read_topic(bootstrap: str, topic: str) -> tuple[list, float]:
         await consumer.stop()
 
 
-class _Item:
-    __slots__ = ("value", "message")
+class Record(NamedTuple):
+    """A record as to_events reads it (aiokafka's ``ConsumerRecord`` has these fields)."""
+    partition: int
+    offset: int
+    value: bytes
 
 
-class _Message:
-    __slots__ = ("partition", "offset")
-
-
-def faust_items(records: list) -> list:
-    """The records as the objects to_events reads (``.value``, ``.message.partition/offset``)."""
-    items = []
-    for partition, offset, value in records:
-        item, message = _Item(), _Message()
-        message.partition, message.offset = partition, offset
-        item.value, item.message = value, message
-        items.append(item)
-    return items
+def as_records(records: list) -> list:
+    return [Record(*r) for r in records]
 
 
 def fresh_schemas(url: str) -> None:
@@ -125,7 +118,7 @@ def project(url: str, items: list, limit: int | None = None) -> dict:
 
 
 def _project_part(url: str, records: list, out) -> None:
-    out.put(project(url, faust_items(records)))
+    out.put(project(url, as_records(records)))
 
 
 def project_parallel(url: str, records: list, jobs: int) -> dict:
@@ -203,7 +196,7 @@ def run(settings: Settings, events: int, runs: int = 2) -> dict:
     bootstrap = kafka_bootstrap_of(settings)
     filled = asyncio.run(fill(bootstrap, topic, events))
     records, read_seconds = asyncio.run(read_topic(bootstrap, topic))
-    items = faust_items(records)
+    items = as_records(records)
     server = server_url(settings)
     drop_database(server, "bench_projector")
     url = create_database(server, "bench_projector")

@@ -35,9 +35,12 @@ def before_rebuild(ready, run_id: str, say) -> dict:
 
 
 def after_rebuild(ready, say) -> None:
-    from bench import projector
+    from bench import consume, projector
+    from firmtext.bootstrap import kafka_bootstrap_of
 
     projector.bench_step(ready, say)  # results/projector.json
+    say("the worker's consuming alone (sinks that count): a backlog, then 1,000 events/s; bare aiokafka beside it")
+    consume.run(kafka_bootstrap_of(ready), say)  # results/consume.json
 
 
 def write_figures(say) -> None:

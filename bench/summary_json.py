@@ -95,6 +95,20 @@ def projector_figures(projector: dict | None) -> list[dict]:
                    "events/s", copy, "a bare COPY of the same rows (events/s equivalent)", 10_000)]
 
 
+def consume_figures(consume: dict | None) -> list[dict]:
+    """The worker's consuming alone (bench/consume.py), against a bare aiokafka loop."""
+    if not consume:
+        return [missing("worker consuming a backlog, 1 process", "consume.json", "events/s", None)]
+    runs = {(r["consumer"], r["mode"]): r for r in consume["runs"]}
+    worker, bare = runs[("worker", "backlog")], runs[("aiokafka", "backlog")]
+    slow, bare_slow = runs[("worker", "trickle")], runs[("aiokafka", "trickle")]
+    return [figure("worker consuming a backlog, both agents, sinks that count", round(worker["events_per_second"]),
+                   "events/s", round(bare["events_per_second"]), "a bare aiokafka getmany loop, same run"),
+            figure(f"worker's CPU per event consumed at {consume['trickle_rate_per_second']:,} events/s",
+                   round(slow["cpu_us_per_event"], 1), "µs", round(bare_slow["cpu_us_per_event"], 1),
+                   "a bare aiokafka getmany loop, same run", at_least=False)]
+
+
 def distribution_figures(distribution: dict | None) -> list[dict]:
     """Ingest on 3 brokers per shape, against 1 API process + 1 worker in the same run (no
     target: on 2 cores this is the cost of distribution, issue 10)."""
@@ -134,7 +148,7 @@ def search_figures(search: dict | None) -> list[dict]:
 
 def build() -> list[dict]:
     return [*ingest_figures(_load("ingest.json"), _load("ceilings.json")), *outbound_figures(_load("outbound.json")),
-            *projector_figures(_load("projector.json")), *cold_load_figures(_load("cold_load.json")),
+            *projector_figures(_load("projector.json")), *consume_figures(_load("consume.json")), *cold_load_figures(_load("cold_load.json")),
             *search_figures(_load("contact_search.json")), *distribution_figures(_load("distribution.json"))]
 
 

@@ -2,7 +2,7 @@
 
 CPython's cyclic collector stops the process while it scans. With its default settings a
 full (oldest-generation) collection scans every object the process holds, its imported
-modules, FastAPI's, Faust's and pydantic's objects included: 40-125 ms each at start-up
+modules, FastAPI's, aiokafka's and pydantic's objects included: 40-125 ms each at start-up
 and 75-84 ms in the relay and the worker during a 15 s run of bench/outbound.py (measured
 with ``gc.callbacks``, issue 11), landing on whichever text is in flight. With
 :func:`settle`, no collection in those runs took more than 8 ms.

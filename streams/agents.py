@@ -1,11 +1,13 @@
-"""The worker's two agents, as named functions over their parts.
+"""The worker's two agents: the projections and the send recorder.
 
 An agent's whole job per batch is :meth:`AgentWork.batch`: position partitions it has
 not seen (from PostgreSQL), drop what follows a gap (:class:`Continuity`), decode, hand
 the events to its sink (the projection writer, or the send recorder) in a thread, and
-seek back to the first missing offset. The sinks are plain functions over events and
-a store, so a unit test drives an agent with Faust's ``agent.test_context()`` and an
-in-memory sink (tests/unit/test_worker_agents.py), and the worker with PostgreSQL.
+seek back to the first missing offset. :class:`Agent` takes the records the feed
+(streams/feed.py) hands it in batches and retries a batch whose sink failed. The sinks
+are plain functions over events and a store, so a unit test drives an agent with
+in-memory records and an in-memory sink (tests/unit/test_worker_agents.py), and the
+worker with PostgreSQL.
 """
 from __future__ import annotations
 
@@ -15,24 +17,19 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from domain.envelope import Event
-from streams.batching import take_batches
 from streams.continuity import Continuity, kafka_position, to_events
 
 log = logging.getLogger("firmtext.worker")
 
 PROJECT_BATCH = 4000  # events per projection transaction, at most (a backlog: bench/results/projector.json)
 SEND_BATCH = 500
-# How long a batch waits for more after its first event (streams/batching.py; it was a 10 ms
-# and a 5 ms tick, 50 ms before that). Short, as every text crosses these agents on its way
-# to the carrier and back to the inbox (bench/outbound.py); under load a batch is what came
-# while the last one was applied.
-PROJECT_WITHIN = 0.004
-SEND_WITHIN = 0.002
-# Tried and dropped: pausing after a large batch so the next one fills (fewer, larger
-# transactions under load). It cost the inbox's visibility p99 about 300 ms at 64 webhooks
-# in flight (probably as the two agents share one consumer, so one's pause holds the other) for no
-# throughput that stood out from this machine's noise.
-
+# How long a batch waits for more after its first record came. The feed's fetch already
+# gathers what the broker received within FETCH_WAIT_MS (streams/feed.py), and under
+# load a batch is what came while the last one was applied; every text crosses these
+# agents on its way to the carrier and back to the inbox (bench/outbound.py), so short.
+PROJECT_WITHIN = 0.002
+SEND_WITHIN = 0.0
+RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # seconds between tries of a batch whose sink failed
 
 @dataclass
 class WorkerParts:
@@ -69,9 +66,9 @@ class AgentWork:
         self.continuity = Continuity()
 
     async def batch(self, items: list) -> list[Event]:
-        """Handle one batch of Faust events; returns the events handed to the sink."""
+        """Handle one batch of Kafka records; returns the events handed to the sink."""
         unknown = self.continuity.unknown(items, kafka_position)
-        if unknown:  # Faust may hand records out before its assignment handler ran
+        if unknown:  # records of a partition no assignment positioned (a test's, say)
             projection_at, sender_at = await asyncio.to_thread(self.positions)
             self.continuity.reset({p: self.start_of(p, projection_at, sender_at) for p in unknown})
         items, gaps = self.continuity.check(items, kafka_position)
@@ -90,17 +87,70 @@ def projection_start(p: int, projection_at: dict, sender_at: dict) -> int:
     return projection_at.get(p, 0)
 
 
-def project_agent(work: AgentWork):
-    """The ``project`` agent: batches of up to PROJECT_BATCH events to the projections."""
-    async def project(stream):
-        async for batch in take_batches(stream, PROJECT_BATCH, PROJECT_WITHIN):
-            await work.batch(batch)
-    return project
+class Agent:
+    """Records handed in by the feed (:meth:`offer`), taken in batches of at most
+    ``max_``, each handed over ``within`` seconds after its first record came (at once
+    when full); records that come while a batch is applied form the next one. A batch
+    whose sink fails is logged and tried again, with backoff, until it is applied: the
+    feed stops fetching meanwhile (:meth:`backlog`), so nothing is skipped or piles up."""
 
+    def __init__(self, work: AgentWork, max_: int, within: float) -> None:
+        self.work, self.max, self.within = work, max_, within
+        self.buffered: list = []
+        self.arrived, self.full = asyncio.Event(), asyncio.Event()
+        self.taken = asyncio.Event()  # a batch was taken: the feed may have room again
+        self.failures = 0
 
-def send_agent(work: AgentWork):
-    """The ``send`` agent: records each requested text as due (fast); the lanes send them."""
-    async def send(stream):
-        async for batch in take_batches(stream, SEND_BATCH, SEND_WITHIN):
-            await work.batch(batch)
-    return send
+    @property
+    def name(self) -> str:
+        return self.work.name
+
+    def offer(self, records: list) -> None:
+        self.buffered.extend(records)
+        if self.buffered:
+            self.arrived.set()
+        if len(self.buffered) >= self.max:
+            self.full.set()
+
+    def drop(self, partitions: set[int]) -> None:
+        """Forget the buffered records of ``partitions`` (revoked from this worker)."""
+        self.buffered = [r for r in self.buffered if r.partition not in partitions]
+        if len(self.buffered) < self.max:
+            self.full.clear()
+
+    def backlog(self) -> int:
+        return len(self.buffered)
+
+    async def next_batch(self) -> list:
+        while not self.buffered:
+            self.arrived.clear()
+            await self.arrived.wait()
+        if self.within and not self.full.is_set():
+            try:
+                await asyncio.wait_for(self.full.wait(), self.within)
+            except asyncio.TimeoutError:
+                pass
+        batch, self.buffered = self.buffered[:self.max], self.buffered[self.max:]
+        if len(self.buffered) < self.max:
+            self.full.clear()
+        self.taken.set()
+        return batch
+
+    async def apply(self, batch: list) -> list[Event]:
+        """:meth:`AgentWork.batch`, tried until it succeeds; returns the events handed on."""
+        delay = RETRY_FIRST
+        while True:
+            try:
+                events = await self.work.batch(batch)
+                self.failures = 0
+                return events
+            except Exception:
+                self.failures += 1
+                log.exception("%s: a batch of %d records failed (try %d); trying it again in %.1f s",
+                              self.name, len(batch), self.failures, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+
+    async def run(self) -> None:
+        while True:
+            await self.apply(await self.next_batch())

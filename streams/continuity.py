@@ -1,8 +1,9 @@
 """The agents' guard against skipped offsets, and turning Kafka records into events.
 
 Offsets of the events topic are consecutive, so a record beyond the one an agent
-expects means Faust skipped records; :class:`Continuity` never lets an agent apply past
-such a gap (streams/worker.py explains why Faust can skip them).
+expects means records were skipped (a seek that raced a fetch, a consumer positioned
+by anything but PostgreSQL); :class:`Continuity` never lets an agent apply past such a
+gap: the partition is read again from the first missing offset (streams/feed.py).
 """
 from __future__ import annotations
 
@@ -25,21 +26,23 @@ def _decoded(raw: bytes) -> dict:
         return decode(raw)
 
 
-def to_events(batch) -> list[Event]:
+def to_events(records) -> list[Event]:
+    """The envelopes among Kafka ``records`` (``.partition``, ``.offset``, ``.value``:
+    aiokafka's ``ConsumerRecord``), as events."""
     events = []
-    for item in batch:
+    for record in records:
         try:
-            events.append(Event(_decoded(item.value), item.message.partition, item.message.offset))
+            events.append(Event(_decoded(record.value), record.partition, record.offset))
         except ValueError:
             # Not ours (a foreign producer); never crash the projection on it.
             log.error("skipping a record that is not a firmtext envelope at %s/%s",
-                      item.message.partition, item.message.offset)
+                      record.partition, record.offset)
     return events
 
 
-def kafka_position(item) -> tuple[int, int]:
-    """(partition, offset) of a Faust event."""
-    return item.message.partition, item.message.offset
+def kafka_position(record) -> tuple[int, int]:
+    """(partition, offset) of a Kafka record."""
+    return record.partition, record.offset
 
 
 def event_position(event: Event) -> tuple[int, int]:

@@ -1,118 +1,123 @@
-"""The Faust worker: projection agent and sender agent on ``firmtext.events``.
+"""The worker: the projection agent and the send agent on ``firmtext.events``, the sending
+lanes, the mailer and the media sweep, in one asyncio process.
 
-Agents are thin ``async for`` loops (streams/agents.py); the work is in
-projections/writer.py and streams/dispatch.py, reached through WorkerParts
-(streams/worker_parts.py), which tests replace. Positions live in PostgreSQL, never in Kafka's committed offsets:
+The agents are fed by one consumer (streams/feed.py) and work through WorkerParts
+(streams/agents.py, streams/worker_parts.py), which tests replace. Positions live in
+PostgreSQL, never in Kafka's committed offsets:
 
-- Whenever Faust would seek to the committed offsets (after every rebalance, and when
-  its flow was paused) it seeks to where PostgreSQL says each partition was last
-  applied instead. Faust acks a batch even when its agent died halfway through it
-  (streams/batching.py acks in a ``finally``), so its committed offset can be past events that
-  were never applied; seeking there would skip them for good.
+- Whenever partitions are assigned (every rebalance, the first included) each one is
+  moved to the earlier of the projections' and the sender's positions in PostgreSQL,
+  before anything of it is fetched.
 - Each agent checks that the offsets it is handed follow on from the last ones it
-  handled (:class:`Continuity`). A gap (events Faust skipped) is never applied past:
-  the partition is moved back to the first missing offset and read again.
+  handled (:class:`Continuity`). A gap is never applied past: the partition is moved
+  back to the first missing offset and read again.
+- A batch is never skipped: one whose sink fails is tried again until it is applied.
 
 So a worker killed or crashing at any instant neither skips nor double-applies an event.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import asyncio
-
-import faust
-from faust.types import TP
+import logging
+import signal
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from firmtext.config import Settings
-from streams.agents import AgentWork, WorkerParts, consumer_start, project_agent, projection_start, send_agent
-from streams.mailer import Mailer
+from streams.agents import (PROJECT_BATCH, PROJECT_WITHIN, SEND_BATCH, SEND_WITHIN, Agent, AgentWork, WorkerParts,
+                            consumer_start, projection_start)
+from streams.feed import EventFeed
 
 if TYPE_CHECKING:  # built by the composition root (firmtext/commands/worker.py)
     from firmtext.bootstrap import Container
 
-
-def build_app(settings: Settings, broker: str, parts: WorkerParts) -> faust.App:
-    """The Faust app with the two agents (``app.agents["project"]``, ``["send"]``) over
-    ``parts``, and PostgreSQL's positions taking over Faust's seeks. Builds, never starts."""
-    datadir = settings.var_dir / "faust" / settings.app_id
-    datadir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
-    app = faust.App(
-        settings.app_id, broker=broker, store="memory://",
-        datadir=str(datadir),  # never the current directory
-        autodiscover=False, web_enabled=False, topic_disable_leader=True, topic_allow_declare=False,
-        consumer_auto_offset_reset="earliest", broker_session_timeout=6.0, broker_heartbeat_interval=1.0,
-        broker_commit_every=500, stream_wait_empty=False)
-    topic = app.topic(settings.events_topic, key_type=bytes, value_type=bytes,
-                      key_serializer="raw", value_serializer="raw", internal=False)
-
-    async def seek(partition: int, offset: int) -> None:
-        await app.consumer.seek(TP(settings.events_topic, partition), offset)
-
-    projected = AgentWork("projections", parts.project, parts.positions, projection_start, seek)
-    sent = AgentWork("sender", parts.record, parts.positions, consumer_start, seek)
-
-    async def seek_to_postgres() -> dict:
-        """Move every assigned partition to the earlier of the projections' and the
-        sender's positions (they share the consumer). Returns {TP: offset}."""
-        projection_at, sender_at = await asyncio.to_thread(parts.positions)
-        moved = {}
-        for tp in app.consumer.assignment():
-            if tp.topic == settings.events_topic:
-                p = tp.partition
-                moved[tp] = consumer_start(p, projection_at, sender_at)
-                await app.consumer.seek(tp, moved[tp])
-                projected.continuity.reset({p: projection_at.get(p, 0)})
-                sent.continuity.reset({p: moved[tp]})
-        return moved
-
-    def take_over_seeks() -> bool:
-        """Make Faust's seek to the committed offsets a seek to PostgreSQL's positions.
-        Faust seeks after every rebalance, while the flow is still paused (its recovery
-        step): the one safe moment, as a seek racing the fetcher can crash aiokafka's
-        fetcher. True when it was not in place yet."""
-        if app.consumer.seek_to_committed == seek_to_postgres:
-            return False
-        app.consumer.seek_to_committed = seek_to_postgres
-        return True
-
-    @app.on_partitions_revoked.connect
-    async def before_assignment(app_, revoked, **kwargs) -> None:
-        take_over_seeks()  # every rebalance, the first included, revokes before it assigns
-
-    @app.on_partitions_assigned.connect
-    async def resume_from_postgres(app_, assigned, **kwargs) -> None:
-        if take_over_seeks():  # too late for this rebalance's seek: move the consumer now
-            await seek_to_postgres()
-
-    app.agent(topic, name="project")(project_agent(projected))
-    app.agent(topic, name="send")(send_agent(sent))
-    return app
+log = logging.getLogger("firmtext.worker")
 
 
-def create_app(settings: Settings, container: "Container", parts: WorkerParts | None = None) -> faust.App:
-    """Build (not start) the worker app for ``settings``: the agents over PostgreSQL,
-    the sending lanes, the media sweep and the mailer."""
+class Worker:
+    """The feed and the two agents (``agents["project"]``, ``agents["send"]``) over
+    ``parts``, plus ``chores``: other coroutines the worker runs as long as it runs."""
+
+    def __init__(self, settings: Settings, bootstrap: str, parts: WorkerParts,
+                 chores: dict[str, Callable[[], Awaitable[None]]] | None = None) -> None:
+        self.parts, self.chores = parts, dict(chores or {})
+        self.feed: EventFeed
+        projected = AgentWork("projections", parts.project, parts.positions, projection_start, self._seek)
+        sent = AgentWork("sender", parts.record, parts.positions, consumer_start, self._seek)
+        self.agents = {"project": Agent(projected, PROJECT_BATCH, PROJECT_WITHIN),
+                       "send": Agent(sent, SEND_BATCH, SEND_WITHIN)}
+        self.feed = EventFeed(bootstrap, settings.events_topic, settings.app_id, list(self.agents.values()),
+                              self.starts)
+
+    async def _seek(self, partition: int, offset: int) -> None:
+        await self.feed.seek(partition, offset)
+
+    async def starts(self, partitions: set[int]) -> dict[int, int]:
+        """Where each newly assigned partition starts: the earlier of the projections' and
+        the sender's positions in PostgreSQL (they share the consumer)."""
+        projection_at, sender_at = await asyncio.to_thread(self.parts.positions)
+        starts = {p: consumer_start(p, projection_at, sender_at) for p in partitions}
+        self.agents["project"].work.continuity.reset({p: projection_at.get(p, 0) for p in partitions})
+        self.agents["send"].work.continuity.reset(starts)
+        return starts
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set; a task that ends on its own (a chore that raised, the
+        feed losing its consumer) ends the worker with its error, for the supervisor
+        (firmtext/commands/worker.py) to restart it."""
+        await self.feed.start()
+        tasks = [asyncio.create_task(self.feed.run(), name="feed")]
+        tasks += [asyncio.create_task(agent.run(), name=name) for name, agent in self.agents.items()]
+        tasks += [asyncio.create_task(chore(), name=name) for name, chore in self.chores.items()]
+        stopping = asyncio.create_task(stop.wait(), name="stop")
+        try:
+            done, _ = await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopping:
+                    raise RuntimeError(f"the worker's {task.get_name()} ended") from task.exception()
+        finally:
+            stopping.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.feed.stop()
+
+
+def every(seconds: float, tick: Callable[[], Awaitable[object]], name: str) -> Callable[[], Awaitable[None]]:
+    """A chore running ``tick`` every ``seconds``; a tick that fails is logged, never fatal."""
+    async def chore() -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await tick()
+            except Exception:
+                log.exception("%s failed; trying again in %.0f s", name, seconds)
+    return chore
+
+
+def create_worker(settings: Settings, container: "Container", parts: WorkerParts | None = None) -> Worker:
+    """Build (not start) the worker for ``settings``: the agents over PostgreSQL, the
+    sending lanes, the media sweep and the mailer."""
+    from adapters.media_sweep import sweep_shredded_media
+    from streams.mailer import Mailer
     from streams.worker_parts import PostgresParts
 
     parts = parts or PostgresParts(settings, container).parts()
-    app = build_app(settings, f"kafka://{container.kafka_bootstrap}", parts)
-
-    if parts.run_lanes is not None:
-        @app.task
-        async def run_sending_lanes() -> None:
-            await parts.run_lanes()
-
     mailer = Mailer(container)  # connects on its first tick
 
-    @app.timer(60.0, name="sweep-shredded-media")
     async def sweep_media() -> None:
-        from adapters.media_sweep import sweep_shredded_media
-
         await asyncio.to_thread(sweep_shredded_media, container.media_store, container.pool)
 
-    @app.timer(1.0, name="mail")
-    async def mail_notifications() -> None:
-        await mailer.tick()
+    chores = {"mail": every(1.0, mailer.tick, "mail"),
+              "sweep-shredded-media": every(60.0, sweep_media, "the shredded-media sweep")}
+    if parts.run_lanes is not None:
+        chores["sending-lanes"] = parts.run_lanes
+    return Worker(settings, container.kafka_bootstrap, parts, chores)
 
-    return app
+
+async def serve(worker: Worker) -> None:
+    """Run ``worker`` until SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await worker.run(stop)

@@ -29,7 +29,7 @@ class PostgresParts:
 
     def _lost(self, name: str) -> bool:
         """True if ``name``'s connection was never made or died (PostgreSQL restarted): an
-        agent Faust restarts after such a crash must connect again, not reuse a dead one."""
+        agent retrying after such a failure must connect again, not reuse a dead one."""
         conn = self.state.get(f"{name}_conn")
         return conn is None or conn.closed or conn.broken
 

@@ -39,7 +39,7 @@ def kind_of(component: str) -> str:
 
 
 def components_for(settings: Settings) -> tuple[str, ...]:
-    """COMPONENTS with FIRMTEXT_WORKERS Faust workers: ``worker`` alone, or ``worker-1`` …
+    """COMPONENTS with FIRMTEXT_WORKERS workers: ``worker`` alone, or ``worker-1`` …
     ``worker-N`` (one consumer group; each its own process and log)."""
     if settings.workers == 1:
         return COMPONENTS

@@ -1,4 +1,4 @@
-"""A burst of 1,000 inbound texts while the relay and the Faust worker are killed with
+"""A burst of 1,000 inbound texts while the relay and the worker are killed with
 SIGKILL at random moments and restarted: afterwards every text is in the inbox exactly
 once, in order within its conversation."""
 import asyncio
@@ -74,9 +74,9 @@ async def test_burst_survives_sigkill_of_relay_and_worker(firm, running):
 
 
 async def test_a_worker_resumes_from_postgres_even_when_kafka_committed_past_unapplied_events(firm, running):
-    """Faust seeks to the consumer group's committed offsets after every rebalance, and it
-    acks (so commits) a batch even when its agent died halfway through applying it. Such a
-    committed offset is past events that were never applied: the worker must resume from
+    """A consumer group's committed offsets can be past events that were never applied
+    (the Faust worker this replaced committed a batch even when its agent died halfway
+    through it; anything else may commit for the group). The worker must resume from
     PostgreSQL's positions instead, or those texts never show up anywhere."""
     settings = running.settings
     phone = random_number()
@@ -93,7 +93,7 @@ async def test_a_worker_resumes_from_postgres_even_when_kafka_committed_past_una
     await eventually(relayed, timeout=30)
 
     async def commit_at_the_end() -> bool:
-        # What a Faust that acked an unapplied batch leaves behind: the group's committed
+        # What a consumer that acked an unapplied batch leaves behind: the group's committed
         # offsets at the end of every partition. Accepted once the killed member's
         # session has expired and the group is empty.
         consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=settings.app_id,

@@ -1,7 +1,7 @@
 """The fault-drill tier: one 3-node Kafka cluster and one PostgreSQL of its own for the
 whole tier (under ``<var>/faults``, ports FIRMTEXT_KAFKA_PORT+300… and
 FIRMTEXT_POSTGRES_PORT+100, so the drills never disturb the other tiers' servers), and
-``firmtext up`` running 2 Faust workers and 2 API processes on it, supervised as in
+``firmtext up`` running 2 workers and 2 API processes on it, supervised as in
 production. The drills kill and stop these servers and processes for real.
 """
 from __future__ import annotations

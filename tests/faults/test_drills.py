@@ -1,4 +1,4 @@
-"""The five fault drills of issue 10, on 3 Kafka nodes, 2 Faust workers and 2 API processes
+"""The five fault drills of issue 10, on 3 Kafka nodes, 2 workers and 2 API processes
 under ``firmtext up``. Each drives the burst of tests/faults/traffic.py while one fault
 happens, then checks tests/faults/checks.py's promises on the live system.
 

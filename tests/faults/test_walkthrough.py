@@ -1,5 +1,5 @@
 """Issue 10's acceptance: the README's "Try it" walkthrough works unchanged on 3 Kafka
-nodes, 2 Faust workers and 2 API processes (the drills' ``firmtext up``), and
+nodes, 2 workers and 2 API processes (the drills' ``firmtext up``), and
 ``firmtext infra status --json`` lists the 3 brokers and the 2 workers.
 
 The commands are read from README.md itself, so the test follows the README; only the

@@ -3,29 +3,8 @@ from __future__ import annotations
 
 import gc
 import importlib.util
-import logging
 
-import faust
-
-from firmtext.commands.worker import faust_worker
 from firmtext.gc_tuning import YOUNG_THRESHOLD, settle
-
-
-def test_the_worker_at_warning_level_does_not_build_every_librarys_debug_records():
-    """Faust's spinner set the root logger to DEBUG from level warning up, so aiokafka's
-    and httpcore's debug calls (several per fetch and per carrier request) built records."""
-    root = logging.getLogger()
-    saved = root.level, list(root.handlers)
-    worker = faust_worker(faust.App("tuning-test", broker="memory://", web_enabled=False), "warning")
-    worker.redirect_stdouts = False  # pytest owns stdout; the logging set-up is what is tested
-    try:
-        worker._setup_logging()  # what Faust runs first on start
-        assert not logging.getLogger("aiokafka").isEnabledFor(logging.DEBUG)
-        assert not logging.getLogger("httpcore").isEnabledFor(logging.DEBUG)
-        assert logging.getLogger("firmtext").isEnabledFor(logging.WARNING)
-    finally:
-        root.setLevel(saved[0])
-        root.handlers[:] = saved[1]
 
 
 def test_settle_freezes_what_the_process_holds_and_spaces_young_collections_out():

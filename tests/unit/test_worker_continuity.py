@@ -1,6 +1,5 @@
-"""The worker's guard against skipped offsets (streams/continuity.py): Faust may
-move the consumer past events no agent applied (it acks a batch whose agent died, then
-seeks to the committed offset). Whatever it does, an agent must never apply past a gap."""
+"""The worker's guard against skipped offsets (streams/continuity.py): whatever moves
+the consumer past events no agent applied, an agent must never apply past a gap."""
 from domain.envelope import Event
 from streams.continuity import Continuity, kafka_position
 
@@ -45,13 +44,9 @@ def test_a_partition_never_positioned_is_taken_as_it_comes():
 def test_records_that_are_not_envelopes_count_too():
     # The agents check and advance over every Kafka record (kafka_position), decoding only
     # afterwards: a foreign record is skipped, yet never mistaken for a gap.
-    class Message:
-        def __init__(self, partition, offset):
-            self.partition, self.offset = partition, offset
-
-    class Item:
+    class Item:  # aiokafka's ConsumerRecord, as far as the agents read it
         def __init__(self, partition, offset, value):
-            self.message, self.value = Message(partition, offset), value
+            self.partition, self.offset, self.value = partition, offset, value
 
     batch = [Item(0, 3, b"{}"), Item(0, 4, b"not json"), Item(0, 5, b"{}")]
     c = Continuity()
