@@ -6,7 +6,7 @@ measured), and reports its CPU per event and events per second, for:
 - a backlog: ``EVENTS`` events already on a fresh topic, read from offset 0;
 - a trickle: events produced at ``RATE`` a second while the consumer runs, as under
   ingest, where every small fetch pays the per-wake costs. Both consumers fetch with the
-  feed's settings (streams/feed.py: the broker gathers up to FETCH_WAIT_MS).
+  feed's busy settings (streams/feed.py: the broker gathers up to BUSY_WAIT_MS).
 
 Consumers: ``worker`` (the worker's feed and agents, streams/worker.py, with sinks that
 count) and ``aiokafka`` (a bare ``getmany`` loop: the same-run ceiling). Until issue 11's
@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.events import generate
 from bench.fill_topic import create_topic, fill
-from streams.feed import FETCH_MIN_BYTES, FETCH_WAIT_MS
+from streams.feed import BUSY_MIN_BYTES, BUSY_WAIT_MS
 
 EVENTS = 30_000
 RATE = 1_000  # events a second in the trickle
@@ -77,7 +77,7 @@ def _counting_aiokafka(bootstrap: str, topic: str, total: int, out) -> None:
     async def main():
         consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"consume-bench-{os.getpid()}",
                                     auto_offset_reset="earliest", enable_auto_commit=False,
-                                    fetch_max_wait_ms=FETCH_WAIT_MS, fetch_min_bytes=FETCH_MIN_BYTES)
+                                    fetch_max_wait_ms=BUSY_WAIT_MS, fetch_min_bytes=BUSY_MIN_BYTES)
         await consumer.start()
         seen, began = 0, None
         try:

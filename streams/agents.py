@@ -24,7 +24,7 @@ log = logging.getLogger("firmtext.worker")
 PROJECT_BATCH = 4000  # events per projection transaction, at most (a backlog: bench/results/projector.json)
 SEND_BATCH = 500
 # How long a batch waits for more after its first record came. The feed's fetch already
-# gathers what the broker received within FETCH_WAIT_MS (streams/feed.py), and under
+# gathers what the broker received within BUSY_WAIT_MS under load (streams/feed.py), and under
 # load a batch is what came while the last one was applied; every text crosses these
 # agents on its way to the carrier and back to the inbox (bench/outbound.py), so short.
 PROJECT_WITHIN = 0.002

@@ -26,11 +26,18 @@ from streams.agents import Agent
 
 log = logging.getLogger("firmtext.worker")
 
-# The broker answers a fetch once FETCH_MIN_BYTES are there or FETCH_WAIT_MS passed: under
-# a trickle a fetch gathers what came within a few milliseconds instead of one record
-# (75 against 287 µs of CPU per event at 1,000 events/s, bench/consume.py).
-FETCH_WAIT_MS = 5
-FETCH_MIN_BYTES = 1024 * 1024
+# How the feed asks the broker for records. A fetch costs the broker about 1.5 ms of CPU
+# whatever it carries (an idle worker fetching every 10 ms kept Kafka at 0.15-0.17 of a
+# core; docs/architecture.md, session 14), and the worker pays per fetch too. So:
+# - idle (the last fetch brought nothing): the fetch waits at the broker for the first
+#   record, up to IDLE_WAIT_MS, and is answered the moment one comes: no added latency,
+#   about two fetches a second;
+# - busy (it brought records): the broker gathers for BUSY_WAIT_MS (unless
+#   BUSY_MIN_BYTES are there first): at most 1000 / BUSY_WAIT_MS fetches a second
+#   however fast events come, each one larger.
+IDLE_WAIT_MS = 500
+BUSY_WAIT_MS = 25
+BUSY_MIN_BYTES = 1024 * 1024
 FETCH_RECORDS = 4000  # records a fetch hands over at most
 HOLD_BATCHES = 2  # an agent holding this many batches unapplied stops the fetching
 
@@ -56,8 +63,8 @@ class EventFeed:
         self.options = dict(
             bootstrap_servers=bootstrap, group_id=group, client_id=client_id, enable_auto_commit=False,
             auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=1000,
-            fetch_max_wait_ms=FETCH_WAIT_MS, fetch_min_bytes=FETCH_MIN_BYTES,
-            max_partition_fetch_bytes=8 * 1024 * 1024)
+            fetch_max_wait_ms=IDLE_WAIT_MS, fetch_min_bytes=1, max_partition_fetch_bytes=8 * 1024 * 1024)
+        self.busy = False
         self.consumer: AIOKafkaConsumer  # made by start(), inside the running loop (aiokafka needs it)
         self.seeks: dict[int, int] = {}
         self.unpositioned: set[int] = set()  # assigned, but PostgreSQL could not say where to start yet
@@ -100,6 +107,17 @@ class EventFeed:
         if self.unpositioned:
             await asyncio.sleep(1.0)
 
+    def pace(self, busy: bool) -> None:
+        """Set how the next fetches wait at the broker (see IDLE_WAIT_MS). aiokafka reads
+        these two fetcher attributes each time it builds a fetch request and has no public
+        way to change them on a running consumer (tests/unit/test_worker_agents.py checks
+        that the pinned version still reads them)."""
+        if busy != self.busy:
+            fetcher = self.consumer._fetcher
+            fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms = (BUSY_MIN_BYTES, BUSY_WAIT_MS) if busy \
+                else (1, IDLE_WAIT_MS)
+            self.busy = busy
+
     def crowded(self) -> bool:
         return any(agent.backlog() >= HOLD_BATCHES * agent.max for agent in self.agents)
 
@@ -141,6 +159,7 @@ class EventFeed:
                 log.warning("fetching %s failed (%s); trying again", self.topic, exc)
                 await asyncio.sleep(1.0)
                 continue
+            self.pace(busy=bool(fetched))
             for tp, records in fetched.items():
                 if tp.partition in self.seeks:  # to be read again from an earlier offset first
                     continue
@@ -149,7 +168,7 @@ class EventFeed:
                     agent.offer(records)
 
     async def start(self) -> None:
-        self.consumer = AIOKafkaConsumer(**self.options)
+        self.consumer, self.busy = AIOKafkaConsumer(**self.options), False
         self.consumer.subscribe([self.topic], listener=_Rebalance(self))
         await self.consumer.start()
 

@@ -241,3 +241,16 @@ async def test_partitions_whose_positions_cannot_be_read_stay_unread_until_they_
     assert app.feed.unpositioned == {0, 1} and app.feed.consumer.paused_ == {0, 1} and not app.feed.consumer.at
     await app.feed._position_the_rest()
     assert app.feed.unpositioned == set() and app.feed.consumer.at == {0: 7, 1: 3}
+
+
+def test_the_pinned_aiokafka_still_builds_each_fetch_from_the_attributes_the_feed_paces():
+    """EventFeed.pace changes two private fetcher attributes on a running consumer; an
+    aiokafka that stopped reading them per request would silently fetch one way forever."""
+    import inspect
+
+    from aiokafka.consumer.fetcher import Fetcher
+
+    source = inspect.getsource(Fetcher)
+    built = source[source.index("req = FetchRequest("):]
+    assert "self._fetch_max_wait_ms" in built[:200] and "self._fetch_min_bytes" in built[:200]
+    assert "self._fetch_min_bytes = fetch_min_bytes" in inspect.getsource(Fetcher.__init__)
