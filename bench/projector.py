@@ -39,6 +39,9 @@ from streams.agents import PROJECT_BATCH
 from streams.continuity import to_events
 
 RESULTS = Path(__file__).parent / "results"
+# Measure what the worker runs: it keeps no rows across batches (projections/speculation.py;
+# docs/architecture.md, session 13). BENCH_KEEP_ROWS=1 measures the writer keeping them.
+KEEP_ROWS = os.environ.get("BENCH_KEEP_ROWS", "0") == "1"
 
 
 async def read_topic(bootstrap: str, topic: str) -> tuple[list, float]:
@@ -91,7 +94,7 @@ def project(url: str, items: list, limit: int | None = None) -> dict:
     """The agent's per-batch work, batch after batch: to_events, then ProjectionWriter.apply."""
     items = items[:limit] if limit else items
     with psycopg.connect(url, autocommit=True) as conn:
-        writer = ProjectionWriter(conn, list(ALL.values()), keep_rows=True)
+        writer = ProjectionWriter(conn, list(ALL.values()), keep_rows=KEEP_ROWS)
         decode = apply = 0.0
         backend, cpu = conn.info.backend_pid, time.process_time()
         server_cpu, began = backend_cpu(backend), time.perf_counter()
@@ -216,7 +219,7 @@ def run(settings: Settings, events: int, runs: int = 2) -> dict:
         text = profile(url, items, min(len(items), int(os.environ.get("BENCH_PROFILE_EVENTS", 50_000))))
     finally:
         drop_database(server, "bench_projector")
-    return {"events": len(items), "batch": PROJECT_BATCH, "topic_fill": {k: round(v, 2) for k, v in filled.items()},
+    return {"events": len(items), "batch": PROJECT_BATCH, "keep_rows": KEEP_ROWS, "topic_fill": {k: round(v, 2) for k, v in filled.items()},
             "runs": timed, "projector": best, "two_processes": two, "set_aside": failures, "unknown": int(unknown),
             "rows_written": sum(rows.values()), "rows_by_table": rows,
             "ceilings": {"kafka_read": {"seconds": round(read_seconds, 2),
