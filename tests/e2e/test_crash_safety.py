@@ -16,15 +16,19 @@ from tests.e2e.harness import eventually, random_number, run_cli
 CLIENTS, TEXTS_EACH = 50, 20
 
 
-async def _burst(firm, numbers):
+async def _burst(firm, numbers, both_killed: asyncio.Event):
     async def one_client(number):
         for i in range(TEXTS_EACH):  # sequential per client: defines the order to preserve
+            if i == TEXTS_EACH // 2:
+                # A fast stack takes the whole burst in about a second: the second half
+                # waits until both components were killed once, so both kills land mid-burst.
+                await asyncio.wait_for(both_killed.wait(), 60)
             await firm.text_in(number, f"{number[-4:]}-{i:02d}")
 
     await asyncio.gather(*(one_client(n) for n in numbers))
 
 
-async def _kill_and_restart(running, stop: asyncio.Event, kills: list):
+async def _kill_and_restart(running, stop: asyncio.Event, kills: list, both_killed: asyncio.Event):
     rng = random.Random()
     victims = ["relay", "worker"]
     rng.shuffle(victims)
@@ -35,14 +39,16 @@ async def _kill_and_restart(running, stop: asyncio.Event, kills: list):
         kills.append(name)
         await asyncio.sleep(rng.uniform(0.0, 0.5))
         await asyncio.to_thread(running.restart, name)
+        if set(victims) <= set(kills):
+            both_killed.set()
 
 
 async def test_burst_survives_sigkill_of_relay_and_worker(firm, running):
     numbers = [f"+1555{n:07d}" for n in random.sample(range(10_000_000), CLIENTS)]
-    stop, kills = asyncio.Event(), []
-    killer = asyncio.create_task(_kill_and_restart(running, stop, kills))
+    stop, kills, both_killed = asyncio.Event(), [], asyncio.Event()
+    killer = asyncio.create_task(_kill_and_restart(running, stop, kills, both_killed))
     try:
-        await _burst(firm, numbers)
+        await _burst(firm, numbers, both_killed)
     finally:
         stop.set()
         await killer
