@@ -10,8 +10,8 @@ measured), and reports its CPU per event and events per second, for:
 
 Consumers: ``worker`` (the worker's feed and agents, streams/worker.py, with sinks that
 count) and ``aiokafka`` (a bare ``getmany`` loop: the same-run ceiling). Until issue 11's
-session 14 the worker consumed through Faust's agents; this bench measured those too
-(bench/results/consume.json keeps that run). ``python -m bench.consume BOOTSTRAP`` from
+session 14 the worker consumed through Faust's agents; this bench measured those too, in
+the same hour (docs/architecture.md, "Session 14", keeps those figures). ``python -m bench.consume BOOTSTRAP`` from
 the repository root.
 """
 from __future__ import annotations

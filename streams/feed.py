@@ -69,7 +69,6 @@ class EventFeed:
         self.consumer: AIOKafkaConsumer  # made by start(), inside the running loop (aiokafka needs it)
         self.seeks: dict[int, int] = {}
         self.unpositioned: set[int] = set()  # assigned, but PostgreSQL could not say where to start yet
-        self.fetched = 0
 
     async def seek(self, partition: int, offset: int) -> None:
         """Read ``partition`` again from ``offset``, from the next fetch on."""
@@ -164,7 +163,6 @@ class EventFeed:
             for tp, records in fetched.items():
                 if tp.partition in self.seeks:  # to be read again from an earlier offset first
                     continue
-                self.fetched += len(records)
                 for agent in self.agents:
                     agent.offer(records)
 

@@ -8,7 +8,6 @@ SIGTERM/SIGINT stop it for good.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import signal
 import subprocess

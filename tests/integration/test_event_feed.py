@@ -18,10 +18,15 @@ from bench.events import generate
 from bench.fill_topic import create_topic
 from streams.agents import WorkerParts
 from streams.worker import Worker
+from tests.unit.test_worker_agents import until as until_within
 
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 4
+
+
+async def until(condition, seconds: float = 60.0) -> None:
+    await until_within(condition, seconds)  # a real broker's rebalances take seconds
 
 
 class Positions:
@@ -59,14 +64,6 @@ async def produce(bootstrap: str, topic: str, count: int, start: int = 0) -> Non
         await producer.flush()
     finally:
         await producer.stop()
-
-
-async def until(condition, seconds: float = 60.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("not there in time")
 
 
 @pytest.fixture
